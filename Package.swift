@@ -1,0 +1,99 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "floodgate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "FloodgateRESP", targets: ["FloodgateRESP"]),
+        .library(name: "FloodgateRedis", targets: ["FloodgateRedis"]),
+        .library(name: "FloodgateLocalRedis", targets: ["FloodgateLocalRedis"]),
+        .executable(name: "floodgate", targets: ["floodgate"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // RESP2/RESP3 values, encoder and decoder. Pure code over ByteBuffer: NIOCore only.
+        .target(
+            name: "FloodgateRESP",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+        // The Redis client: connections, pipelining, pool, commands, scripts, pub/sub, tracking, TLS, accounting.
+        .target(
+            name: "FloodgateRedis",
+            dependencies: [
+                "FloodgateRESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Starts and stops a private `redis-server` child on a free loopback port (tests, CLI's embedded default).
+        .target(
+            name: "FloodgateLocalRedis",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "floodgate",
+            dependencies: [
+                "FloodgateRedis",
+                "FloodgateLocalRedis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FloodgateRESPTests",
+            dependencies: [
+                "FloodgateRESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FloodgateRedisTests",
+            dependencies: [
+                "FloodgateRedis",
+                "FloodgateRESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Tests against a real redis-server that each suite starts itself on a free loopback port.
+        .testTarget(
+            name: "FloodgateRedisIntegrationTests",
+            dependencies: [
+                "FloodgateRedis",
+                "FloodgateRESP",
+                "FloodgateLocalRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,312 @@
+import FloodgateRESP
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import Synchronization
+
+/// A Redis client that multiplexes commands from many concurrent tasks over one shared, pipelined connection.
+///
+/// It is a `Service`: run it in a `ServiceGroup` (or call ``run()`` in a task); `run()` connects, reconnects with
+/// exponential back-off and jitter, keeps pub/sub subscriptions and client-side-caching tracking alive across
+/// reconnects, and on graceful shutdown lets in-flight commands finish before closing.
+///
+/// ```swift
+/// let client = RedisClient(configuration: try .init(url: "redis://127.0.0.1:6379"), logger: logger)
+/// try await withThrowingDiscardingTaskGroup { group in
+///     group.addTask { try await client.run() }
+///     try await client.labelled(.cache).set("greeting", to: "hello")
+/// }
+/// ```
+///
+/// While no connection is up after a failure, commands fail at once with `.connectionUnavailable` rather than wait:
+/// callers on a hot path never hang on a dead server. Commands sent before the first connection is made wait for it,
+/// up to their timeout.
+public final class RedisClient: Service, RedisCommandSending {
+    /// The configuration the client was made with.
+    public let configuration: RedisClientConfiguration
+    /// Every command this client wrote, by component and command.
+    public let accounting: RedisCommandAccounting
+    /// Commands sent on the client directly are counted as `unlabelled`; use `labelled(_:)` to label them.
+    public let component: RedisComponent = .unlabelled
+
+    let logger: Logger
+    let eventLoop: any EventLoop
+    let sslContext: NIOSSLContext?
+    let pubSub: RedisPubSubHub
+    let tracking: RedisTrackingHub
+    let dedicated: RedisDedicatedPool
+    private let state = Mutex(State())
+
+    private struct State {
+        enum Phase { case notStarted, running, shutDown }
+        var phase = Phase.notStarted
+        var connection: RedisConnection?
+        var lastError: RedisClientError?
+        /// Whether the client has been connected, or failed to connect, since `run()` began.
+        var settled = false
+        var connectionWaiters: [EventLoopPromise<RedisConnection>] = []
+        var sleeper: EventLoopPromise<Void>?
+    }
+
+    /// Makes a client. Nothing connects until ``run()``.
+    ///
+    /// - Throws: ``RedisClientError`` with code `.tls` when the TLS configuration is invalid.
+    public init(
+        configuration: RedisClientConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        accounting: RedisCommandAccounting = RedisCommandAccounting(),
+        logger: Logger = Logger(label: "floodgate.redis")
+    ) throws {
+        var logger = logger
+        logger[metadataKey: "redis.server"] = "\(configuration.host):\(configuration.port)"
+        self.configuration = configuration
+        self.accounting = accounting
+        self.logger = logger
+        self.eventLoop = eventLoopGroup.next()
+        self.sslContext = try RedisConnection.makeSSLContext(configuration)
+        self.pubSub = RedisPubSubHub(eventLoop: eventLoop, logger: logger)
+        self.tracking = RedisTrackingHub(logger: logger)
+        self.dedicated = RedisDedicatedPool(limit: configuration.dedicatedConnectionLimit)
+    }
+
+    // MARK: Sending
+
+    public func send(_ command: RedisCommand, component: RedisComponent) async throws -> RESPValue {
+        try await sharedConnection().send(command, component: component, timeout: nil)
+    }
+
+    /// Sends commands back to back on the shared connection (one write, nothing interleaved) and returns each
+    /// command's outcome in order.
+    public func pipeline(
+        _ commands: [RedisCommand],
+        component: RedisComponent = .unlabelled
+    ) async throws -> [Result<RESPValue, RedisClientError>] {
+        let replies = try await sharedConnection().sendBatch(commands, component: component)
+        return replies.map { reply in Result { () throws(RedisClientError) in try reply.throwingServerError() } }
+    }
+
+    /// Runs commands atomically in `MULTI`/`EXEC`, written back to back on the shared connection so no other
+    /// caller's command can land inside the transaction. Returns each command's outcome.
+    ///
+    /// For optimistic locking with `WATCH`, use ``withDedicatedConnection(_:)``.
+    public func transaction(
+        _ commands: [RedisCommand],
+        component: RedisComponent = .unlabelled
+    ) async throws -> [Result<RESPValue, RedisClientError>] {
+        let replies = try await sharedConnection().sendBatch(
+            [RedisCommand("MULTI")] + commands + [RedisCommand("EXEC")],
+            component: component
+        )
+        let exec = replies[replies.count - 1]
+        if case .null = exec { throw RedisClientError(.server, "EXECABORT transaction aborted") }
+        let results = try exec.throwingServerError().elements()
+        return results.map { reply in Result { () throws(RedisClientError) in try reply.throwingServerError() } }
+    }
+
+    /// Leases a dedicated connection from a small bounded pool, for blocking commands and `WATCH` transactions.
+    public func withDedicatedConnection<Result: Sendable>(
+        _ body: (RedisConnection) async throws -> Result
+    ) async throws -> Result {
+        try await dedicated.withConnection(
+            open: {
+                try await RedisConnection.connect(
+                    configuration: self.configuration,
+                    eventLoop: self.eventLoop,
+                    accounting: self.accounting,
+                    sslContext: self.sslContext,
+                    logger: self.logger
+                )
+            },
+            body
+        )
+    }
+
+    /// The RESP version of the shared connection (3 or 2), or nil while not connected.
+    public var protocolVersion: Int? { state.withLock { $0.connection?.protocolVersion } }
+
+    /// Whether the shared connection is up.
+    public var isConnected: Bool { state.withLock { $0.connection?.isActive ?? false } }
+
+    func sharedConnection() async throws -> RedisConnection {
+        enum Next {
+            case use(RedisConnection)
+            case wait(EventLoopPromise<RedisConnection>)
+            case fail(RedisClientError)
+        }
+        let next: Next = state.withLock { state in
+            if let connection = state.connection, state.phase != .shutDown { return .use(connection) }
+            switch state.phase {
+            case .shutDown:
+                return .fail(RedisClientError(.clientShutdown, "the Redis client has shut down"))
+            case .running where state.settled:
+                let reason = state.lastError.map { ": \($0.message)" } ?? ""
+                return .fail(RedisClientError(.connectionUnavailable, "not connected to Redis\(reason)"))
+            case .notStarted, .running:
+                let promise = eventLoop.makePromise(of: RedisConnection.self)
+                state.connectionWaiters.append(promise)
+                return .wait(promise)
+            }
+        }
+        switch next {
+        case .use(let connection):
+            return connection
+        case .fail(let error):
+            throw error
+        case .wait(let promise):
+            let timeout = max(configuration.connectTimeout, configuration.commandTimeout ?? .zero)
+            let timer = eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                promise.fail(
+                    RedisClientError(.timeout, "no connection to Redis within \(timeout) (is RedisClient.run() running?)")
+                )
+            }
+            defer { timer.cancel() }
+            return try await promise.futureResult.get()
+        }
+    }
+
+    // MARK: Service
+
+    /// Connects and keeps the shared connection, subscriptions and tracking alive until graceful shutdown or
+    /// cancellation. In-flight commands get up to the command timeout to finish; later commands fail with
+    /// `.clientShutdown`.
+    public func run() async throws {
+        let starting = state.withLock { state -> Bool in
+            guard state.phase == .notStarted else { return false }
+            state.phase = .running
+            return true
+        }
+        guard starting else { throw RedisClientError(.invalidConfiguration, "RedisClient.run() was called twice") }
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await withDiscardingTaskGroup { group in
+                    group.addTask { await self.maintainSharedConnection() }
+                    group.addTask { await self.pubSub.run(client: self) }
+                }
+            } onCancel: {
+                self.shutdown()
+            }
+        } onGracefulShutdown: {
+            self.shutdown()
+        }
+        await dedicated.closeAll()
+        logger.debug("Redis client stopped")
+    }
+
+    private var isShutDown: Bool { state.withLock { $0.phase == .shutDown } }
+
+    private func shutdown() {
+        let (connection, waiters, sleeper) = state.withLock { state in
+            let taken = (state.connection, state.connectionWaiters, state.sleeper)
+            state.phase = .shutDown
+            state.connection = nil
+            state.connectionWaiters = []
+            state.sleeper = nil
+            return taken
+        }
+        let error = RedisClientError(.clientShutdown, "the Redis client has shut down")
+        for waiter in waiters { waiter.fail(error) }
+        sleeper?.succeed()
+        pubSub.shutdown()
+        tracking.finish()
+        let drainTime = TimeAmount(configuration.commandTimeout ?? .seconds(2))
+        connection?.closeWhenDrained(deadline: .now() + drainTime)
+    }
+
+    private func maintainSharedConnection() async {
+        var attempt = 0
+        var generator = SystemRandomNumberGenerator()
+        while !isShutDown {
+            do {
+                let connection = try await RedisConnection.connect(
+                    configuration: configuration,
+                    eventLoop: eventLoop,
+                    accounting: accounting,
+                    sslContext: sslContext,
+                    logger: logger
+                )
+                let tracking = self.tracking
+                try await connection.setPushHandler(subscriberMode: false) { push in tracking.handlePush(push) }
+                guard install(connection) else {
+                    await connection.close()
+                    return
+                }
+                if attempt > 0 { logger.info("reconnected to Redis", metadata: ["redis.attempts": "\(attempt)"]) }
+                attempt = 0
+                await tracking.connectionEstablished(connection)
+                try? await connection.closeFuture.get()
+                state.withLock { state in
+                    if state.connection === connection {
+                        state.connection = nil
+                        state.lastError = RedisClientError(.connectionClosed, "connection to Redis lost")
+                    }
+                }
+                tracking.connectionLost()
+                if !isShutDown { logger.warning("connection to Redis lost; reconnecting") }
+            } catch {
+                if isShutDown { return }
+                let error = error as? RedisClientError ?? RedisClientError(.connectFailed, "\(error)")
+                let waiters = state.withLock { state in
+                    state.lastError = error
+                    state.settled = true
+                    defer { state.connectionWaiters = [] }
+                    return state.connectionWaiters
+                }
+                for waiter in waiters { waiter.fail(RedisClientError(.connectionUnavailable, error.message)) }
+                attempt += 1
+                if attempt == 1 {
+                    logger.warning("cannot connect to Redis; retrying with back-off", metadata: ["error": "\(error)"])
+                } else {
+                    logger.debug("Redis connection attempt failed", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                }
+                if error.code == .authentication || error.code == .tls {
+                    logger.error("Redis rejected the connection: \(error.message)")
+                }
+                await sleep(configuration.reconnectBackoff.delay(attempt: attempt, using: &generator))
+            }
+        }
+    }
+
+    private func install(_ connection: RedisConnection) -> Bool {
+        let waiters: [EventLoopPromise<RedisConnection>]? = state.withLock { state in
+            guard state.phase != .shutDown else { return nil }
+            state.connection = connection
+            state.lastError = nil
+            state.settled = true
+            defer { state.connectionWaiters = [] }
+            return state.connectionWaiters
+        }
+        guard let waiters else { return false }
+        for waiter in waiters { waiter.succeed(connection) }
+        return true
+    }
+
+    /// Waits for `duration`, or less if the client shuts down meanwhile.
+    func sleep(_ duration: Duration) async {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let sleeping = state.withLock { state in
+            guard state.phase != .shutDown else { return false }
+            state.sleeper = promise
+            return true
+        }
+        guard sleeping else {
+            promise.succeed()
+            return
+        }
+        let timer = eventLoop.scheduleTask(in: TimeAmount(duration)) { promise.succeed() }
+        try? await promise.futureResult.get()
+        timer.cancel()
+        state.withLock { state in
+            if state.sleeper?.futureResult === promise.futureResult { state.sleeper = nil }
+        }
+    }
+}
+
+extension RedisClient {
+    /// How many replies the shared connection is waiting for; 0 while not connected.
+    public func inFlightCount() async -> Int {
+        guard let connection = state.withLock({ $0.connection }) else { return 0 }
+        return await connection.inFlightCount()
+    }
+}

@@ -1,0 +1,182 @@
+import FloodgateRESP
+import NIOCore
+
+/// The protocol logic of one connection, on its event loop: replies are matched to requests in FIFO order, push
+/// messages are routed apart, deadlines fail late requests, and a dropped connection fails everything in flight.
+///
+/// A request that timed out or was cancelled stays in the queue so that its reply, when it comes, is consumed and
+/// dropped: the connection stays usable and later replies still reach the right callers.
+final class RedisChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = RESPValue
+    typealias OutboundOut = ByteBuffer
+
+    private struct PendingReply {
+        let promise: EventLoopPromise<RESPValue>
+        let deadline: NIODeadline
+    }
+
+    private let eventLoop: any EventLoop
+    private let accounting: RedisCommandAccounting
+    private var pending = CircularBuffer<PendingReply>(initialCapacity: 32)
+    private var context: ChannelHandlerContext?
+    private var isActive = false
+    private var closeReason: RedisClientError?
+    private var deadlineTimer: Scheduled<Void>?
+    private var deadlineTimerFiresAt: NIODeadline?
+    private var drainWaiters: [EventLoopPromise<Void>] = []
+    /// Spare storage for the connection's outbox, swapped in and out so draining it does not allocate.
+    var spareOutbox: [RedisConnection.OutboxItem] = []
+
+    /// Called with every push message (RESP3 `>`), and in ``subscriberMode`` with RESP2 pub/sub arrays.
+    var onPush: ((RESPValue) -> Void)?
+    /// Whether RESP2 arrays that look like pub/sub messages are pushes (a RESP2 connection in subscribed mode).
+    var subscriberMode = false
+
+    init(eventLoop: any EventLoop, accounting: RedisCommandAccounting) {
+        self.eventLoop = eventLoop
+        self.accounting = accounting
+    }
+
+    /// The number of requests waiting for a reply.
+    var inFlightCount: Int { pending.count }
+
+    // MARK: Writing
+
+    /// Writes one command and queues its reply promise. Call ``flush()`` after a batch.
+    func write(_ command: RedisCommand, component: RedisComponent, promise: EventLoopPromise<RESPValue>?, deadline: NIODeadline) {
+        eventLoop.preconditionInEventLoop()
+        guard isActive, let context else {
+            promise?.fail(closeReason ?? RedisClientError(.connectionClosed, "connection is closed"))
+            return
+        }
+        accounting.record(command: command.accountingName, component: component)
+        if let promise {
+            pending.append(PendingReply(promise: promise, deadline: deadline))
+            if deadline != .distantFuture { armDeadlineTimer(deadline) }
+        }
+        context.write(wrapOutboundOut(command.encoded), promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
+    }
+
+    /// Completes when no reply is outstanding (at once if none is).
+    func waitUntilDrained() -> EventLoopFuture<Void> {
+        if pending.isEmpty || !isActive { return eventLoop.makeSucceededVoidFuture() }
+        let promise = eventLoop.makePromise(of: Void.self)
+        drainWaiters.append(promise)
+        return promise.futureResult
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.isActive = context.channel.isActive
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        isActive = true
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failEverything(closeReason ?? RedisClientError(.connectionClosed, "connection to Redis closed"))
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let value = unwrapInboundIn(data)
+        if isPush(value) {
+            onPush?(value.withoutAttributes)
+            return
+        }
+        guard let reply = pending.popFirst() else {
+            closeReason = RedisClientError(.protocolError, "reply received with no request outstanding")
+            context.close(promise: nil)
+            return
+        }
+        reply.promise.succeed(value)
+        if pending.isEmpty && !drainWaiters.isEmpty {
+            let waiters = drainWaiters
+            drainWaiters = []
+            for waiter in waiters { waiter.succeed() }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let reason: RedisClientError
+        switch error {
+        case let decoding as RESPDecodingError:
+            reason = RedisClientError(.protocolError, "malformed reply from Redis: \(decoding.message)")
+        case let error as RedisClientError:
+            reason = error
+        default:
+            let text = String(describing: error)
+            reason = RedisClientError(text.contains("SSL") || text.contains("TLS") ? .tls : .connectionClosed, text)
+        }
+        closeReason = closeReason ?? reason
+        failEverything(reason)
+        context.close(promise: nil)
+    }
+
+    // MARK: Helpers
+
+    private func isPush(_ value: RESPValue) -> Bool {
+        switch value.withoutAttributes {
+        case .push:
+            return true
+        case .array(let items) where subscriberMode:
+            guard let kind = items.first?.string else { return false }
+            switch kind {
+            case "message", "pmessage", "smessage", "subscribe", "psubscribe", "ssubscribe", "unsubscribe",
+                "punsubscribe", "sunsubscribe":
+                return true
+            default:
+                return false
+            }
+        default:
+            return false
+        }
+    }
+
+    private func failEverything(_ error: RedisClientError) {
+        isActive = false
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        deadlineTimerFiresAt = nil
+        while let reply = pending.popFirst() { reply.promise.fail(error) }
+        let waiters = drainWaiters
+        drainWaiters = []
+        for waiter in waiters { waiter.succeed() }
+    }
+
+    private func armDeadlineTimer(_ deadline: NIODeadline) {
+        if let firesAt = deadlineTimerFiresAt, firesAt <= deadline { return }
+        deadlineTimer?.cancel()
+        deadlineTimerFiresAt = deadline
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        deadlineTimer = eventLoop.scheduleTask(deadline: deadline) { handler.value.expireLateRequests() }
+    }
+
+    /// Fails every request past its deadline; their replies will still be consumed. Re-arms for the next deadline.
+    private func expireLateRequests() {
+        deadlineTimer = nil
+        deadlineTimerFiresAt = nil
+        let now = eventLoop.now
+        var next: NIODeadline?
+        for reply in pending {
+            if reply.deadline <= now {
+                reply.promise.fail(RedisClientError(.timeout, "no reply from Redis before the command's deadline"))
+            } else if reply.deadline != .distantFuture {
+                next = min(next ?? reply.deadline, reply.deadline)
+            }
+        }
+        if let next { armDeadlineTimer(next) }
+    }
+}

@@ -1,0 +1,201 @@
+import FloodgateRESP
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// One connection to Redis, on which many tasks can have commands in flight at once (pipelining).
+///
+/// Commands from any thread are gathered in an outbox and written by the event loop in batches with one flush, so
+/// concurrent callers share syscalls. Replies are matched in order. Cancelling a caller's task fails that command
+/// only; the connection stays usable.
+public final class RedisConnection: Sendable {
+    struct OutboxItem {
+        let command: RedisCommand
+        let component: RedisComponent
+        let promise: EventLoopPromise<RESPValue>?
+        let deadline: NIODeadline
+    }
+
+    private struct Outbox {
+        var items: [OutboxItem] = []
+        var drainScheduled = false
+    }
+
+    /// The underlying channel.
+    public let channel: any Channel
+    private let handler: NIOLoopBound<RedisChannelHandler>
+    private let outbox = Mutex(Outbox())
+    private let negotiatedProtocol = Atomic<Int>(2)
+    let commandTimeout: Duration?
+    let logger: Logger
+
+    init(channel: any Channel, handler: RedisChannelHandler, commandTimeout: Duration?, logger: Logger) {
+        self.channel = channel
+        self.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+        self.commandTimeout = commandTimeout
+        self.logger = logger
+    }
+
+    /// The RESP version agreed with the server: 3 after a successful `HELLO 3`, otherwise 2.
+    public var protocolVersion: Int { negotiatedProtocol.load(ordering: .relaxed) }
+
+    func setProtocolVersion(_ version: Int) { negotiatedProtocol.store(version, ordering: .relaxed) }
+
+    /// Whether the connection is open.
+    public var isActive: Bool { channel.isActive }
+
+    /// Completes when the connection has closed.
+    public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
+
+    /// Sends a command and returns its reply; an error reply throws ``RedisClientError`` with code `.server`.
+    public func send(
+        _ command: RedisCommand,
+        component: RedisComponent = .unlabelled,
+        timeout: Duration? = nil
+    ) async throws -> RESPValue {
+        try await sendRaw(command, component: component, timeout: timeout).throwingServerError()
+    }
+
+    /// Sends a command and returns its reply as the server sent it, error replies included.
+    public func sendRaw(
+        _ command: RedisCommand,
+        component: RedisComponent = .unlabelled,
+        timeout: Duration? = nil
+    ) async throws -> RESPValue {
+        if Task.isCancelled { throw RedisClientError(.cancelled, "task cancelled before the command was sent") }
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        enqueue(OutboxItem(command: command, component: component, promise: promise, deadline: deadline(timeout)))
+        return try await withTaskCancellationHandler {
+            try await promise.futureResult.get()
+        } onCancel: {
+            promise.fail(RedisClientError(.cancelled, "task cancelled while waiting for the reply"))
+        }
+    }
+
+    /// Sends commands back to back, with nothing from other callers in between, and returns every reply in order
+    /// (error replies included, as values).
+    public func sendBatch(
+        _ commands: [RedisCommand],
+        component: RedisComponent = .unlabelled,
+        timeout: Duration? = nil
+    ) async throws -> [RESPValue] {
+        if Task.isCancelled { throw RedisClientError(.cancelled, "task cancelled before the commands were sent") }
+        let deadline = deadline(timeout)
+        let promises = commands.map { _ in channel.eventLoop.makePromise(of: RESPValue.self) }
+        enqueue(zip(commands, promises).map { OutboxItem(command: $0, component: component, promise: $1, deadline: deadline) })
+        var replies: [RESPValue] = []
+        replies.reserveCapacity(commands.count)
+        try await withTaskCancellationHandler {
+            for promise in promises { replies.append(try await promise.futureResult.get()) }
+        } onCancel: {
+            for promise in promises {
+                promise.fail(RedisClientError(.cancelled, "task cancelled while waiting for the reply"))
+            }
+        }
+        return replies
+    }
+
+    /// Writes a command whose confirmation arrives as a push message (`SUBSCRIBE` and friends): no reply is queued.
+    func sendWithoutReply(_ command: RedisCommand, component: RedisComponent) {
+        enqueue(OutboxItem(command: command, component: component, promise: nil, deadline: .distantFuture))
+    }
+
+    /// Waits until no reply is outstanding, then closes the connection; closes anyway at `deadline`.
+    public func close(drainingUntil deadline: NIODeadline = .now()) async {
+        let eventLoop = channel.eventLoop
+        let channel = self.channel
+        let handler = self.handler
+        let drained = eventLoop.flatSubmit {
+            handler.value.waitUntilDrained()
+        }
+        let timer = eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+        _ = try? await drained.get()
+        timer.cancel()
+        try? await channel.close()
+    }
+
+    /// Sets the push handler, on the event loop.
+    func setPushHandler(subscriberMode: Bool, _ body: @escaping @Sendable (RESPValue) -> Void) async throws {
+        let handler = self.handler
+        try await channel.eventLoop.submit {
+            handler.value.subscriberMode = subscriberMode
+            handler.value.onPush = body
+        }.get()
+    }
+
+    // MARK: Outbox
+
+    private func deadline(_ timeout: Duration?) -> NIODeadline {
+        guard let timeout = timeout ?? commandTimeout else { return .distantFuture }
+        return channel.eventLoop.now + TimeAmount(timeout)
+    }
+
+    private func enqueue(_ item: OutboxItem) {
+        if channel.eventLoop.inEventLoop {
+            handler.value.write(item.command, component: item.component, promise: item.promise, deadline: item.deadline)
+            handler.value.flush()
+            return
+        }
+        let mustSchedule = outbox.withLock { outbox in
+            outbox.items.append(item)
+            defer { outbox.drainScheduled = true }
+            return !outbox.drainScheduled
+        }
+        if mustSchedule { channel.eventLoop.execute { self.drainOutbox() } }
+    }
+
+    private func enqueue(_ items: [OutboxItem]) {
+        let mustSchedule = outbox.withLock { outbox in
+            outbox.items.append(contentsOf: items)
+            defer { outbox.drainScheduled = true }
+            return !outbox.drainScheduled
+        }
+        if mustSchedule {
+            if channel.eventLoop.inEventLoop {
+                drainOutbox()
+            } else {
+                channel.eventLoop.execute { self.drainOutbox() }
+            }
+        }
+    }
+
+    /// Writes everything gathered in the outbox, then flushes once. Runs on the event loop.
+    private func drainOutbox() {
+        let handler = self.handler.value
+        var batch = handler.spareOutbox
+        outbox.withLock { outbox in
+            swap(&batch, &outbox.items)
+            outbox.drainScheduled = false
+        }
+        for item in batch {
+            handler.write(item.command, component: item.component, promise: item.promise, deadline: item.deadline)
+        }
+        handler.flush()
+        batch.removeAll(keepingCapacity: true)
+        handler.spareOutbox = batch
+    }
+}
+
+extension RedisConnection {
+    /// Closes once no reply is outstanding, or at `deadline` at the latest, without waiting for it.
+    func closeWhenDrained(deadline: NIODeadline) {
+        let channel = self.channel
+        let handler = self.handler
+        channel.eventLoop.execute {
+            let timer = channel.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+            handler.value.waitUntilDrained().whenComplete { _ in
+                timer.cancel()
+                channel.close(promise: nil)
+            }
+        }
+    }
+}
+
+extension RedisConnection {
+    /// How many replies this connection is waiting for (queried on its event loop).
+    public func inFlightCount() async -> Int {
+        let handler = self.handler
+        return (try? await channel.eventLoop.submit { handler.value.inFlightCount }.get()) ?? 0
+    }
+}

@@ -1,0 +1,102 @@
+import FloodgateRESP
+import FloodgateRedis
+import NIOCore
+import Testing
+
+@Suite("Faults: server killed, hung, and cancelled callers")
+struct FaultTests {
+    @Test func serverKilledMidPipelineFailsInFlightAndReconnects() async throws {
+        try await withRedisServer { server in
+            try await withRunningClient(testConfiguration(server, commandTimeout: .seconds(30))) { (client) async throws in
+                let key = uniqueKey()
+                try await client.set(key, to: "before")
+                server.pause(true)
+                let inFlight = 200
+                try await withThrowingTaskGroup(of: RedisClientError?.self) { group in
+                    for _ in 0..<inFlight {
+                        group.addTask {
+                            do {
+                                _ = try await client.get(key)
+                                return nil
+                            } catch let error as RedisClientError {
+                                return error
+                            }
+                        }
+                    }
+                    await eventually("all commands are in flight") { await client.inFlightCount() == inFlight }
+                    server.kill()
+                    var failures = 0
+                    for try await error in group {
+                        #expect(error?.code == .connectionClosed)
+                        failures += 1
+                    }
+                    #expect(failures == inFlight)
+                }
+                // While the server is down, commands fail fast instead of waiting.
+                await eventually("the client notices") { !client.isConnected }
+                let down = await #expect(throws: RedisClientError.self) { try await client.ping() }
+                #expect(down?.code == .connectionUnavailable)
+                try await server.restart()
+                await eventually("the client reconnects") { client.isConnected }
+                #expect(try await client.ping() == "PONG")
+                #expect(try await client.getString(key) == nil, "a restarted server without persistence is empty")
+            }
+        }
+    }
+
+    @Test func perCommandTimeout() async throws {
+        try await withRedisServer { server in
+            try await withRunningClient(testConfiguration(server, commandTimeout: .milliseconds(100))) { (client) async throws in
+                let a = uniqueKey("a")
+                let b = uniqueKey("b")
+                try await client.set(a, to: "value-a")
+                try await client.set(b, to: "value-b")
+                server.pause(true)
+                let error = await #expect(throws: RedisClientError.self) { try await client.getString(a) }
+                #expect(error?.code == .timeout)
+                server.pause(false)
+                #expect(try await client.getString(b) == "value-b")
+                #expect(client.isConnected, "a timeout does not drop the connection")
+            }
+        }
+    }
+
+    @Test func cancellingOneCommandFailsOnlyThatCommand() async throws {
+        try await withRedisServer { server in
+            try await withRunningClient(testConfiguration(server)) { (client) async throws in
+                let a = uniqueKey("a")
+                let b = uniqueKey("b")
+                try await client.set(a, to: "value-a")
+                try await client.set(b, to: "value-b")
+                server.pause(true)
+                let cancelled = Task { try await client.getString(a) }
+                let survivor = Task { try await client.getString(b) }
+                await eventually("both are in flight") { await client.inFlightCount() == 2 }
+                cancelled.cancel()
+                let error = await #expect(throws: RedisClientError.self) { try await cancelled.value }
+                #expect(error?.code == .cancelled)
+                server.pause(false)
+                #expect(try await survivor.value == "value-b")
+                #expect(try await client.getString(a) == "value-a")
+                #expect(client.isConnected)
+            }
+        }
+    }
+
+    @Test func malformedServerBytesAreAProtocolError() async throws {
+        // A server that sends garbage: a loopback listener we control, speaking no RESP.
+        let listener = try await GarbageServer.start(reply: "?this is not RESP\r\n")
+        defer { listener.stop() }
+        var configuration = RedisClientConfiguration(host: "127.0.0.1", port: listener.port)
+        configuration.connectTimeout = .seconds(2)
+        let error = await #expect(throws: RedisClientError.self) {
+            try await RedisConnection.connect(
+                configuration: configuration,
+                eventLoop: listener.eventLoop,
+                accounting: RedisCommandAccounting(),
+                logger: .init(label: "test")
+            )
+        }
+        #expect(error?.code == .protocolError)
+    }
+}

@@ -1,0 +1,56 @@
+import FloodgateRESP
+import FloodgateRedis
+import Logging
+import NIOPosix
+import Testing
+
+@Suite("TLS")
+struct TLSTests {
+    @Test func verifiesTheServerAgainstACustomCA() async throws {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        try await withRedisServer(.init(tls: certificates.redisTLSFiles)) { server in
+            var configuration = try RedisClientConfiguration(url: "rediss://localhost:\(server.port)")
+            configuration.tls = .trusting(caCertificatePath: certificates.caCertificate)
+            configuration.commandTimeout = .seconds(5)
+            try await withRunningClient(configuration) { (client) async throws in
+                #expect(try await client.ping() == "PONG")
+                try await client.set("over-tls", to: "yes")
+                #expect(try await client.getString("over-tls") == "yes")
+            }
+        }
+    }
+
+    @Test func refusesAServerSignedByAnotherCA() async throws {
+        let certificates = try TestCertificates.make()
+        let stranger = try TestCertificates.make()
+        defer {
+            certificates.remove()
+            stranger.remove()
+        }
+        try await withRedisServer(.init(tls: certificates.redisTLSFiles)) { server in
+            var configuration = try RedisClientConfiguration(url: "rediss://localhost:\(server.port)")
+            configuration.tls = .trusting(caCertificatePath: stranger.caCertificate)
+            let error = await #expect(throws: RedisClientError.self) {
+                try await RedisConnection.connect(
+                    configuration: configuration,
+                    eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+                    accounting: RedisCommandAccounting(),
+                    logger: Logger(label: "test")
+                )
+            }
+            #expect(error?.code == .tls)
+            // The default (system trust roots) refuses the self-signed CA too.
+            let defaults = try RedisClientConfiguration(url: "rediss://localhost:\(server.port)")
+            let defaultError = await #expect(throws: RedisClientError.self) {
+                try await RedisConnection.connect(
+                    configuration: defaults,
+                    eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+                    accounting: RedisCommandAccounting(),
+                    logger: Logger(label: "test")
+                )
+            }
+            #expect(defaultError?.code == .tls)
+        }
+    }
+}
