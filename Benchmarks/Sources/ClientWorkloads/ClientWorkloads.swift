@@ -1,0 +1,66 @@
+import FloodgateLocalRedis
+import FloodgateRedis
+import NIOCore
+
+/// A running client on one connection to a Redis server (private, or `FLOODGATE_BENCH_REDIS` when set), with a
+/// 3-byte value stored under `key` as redis-benchmark's GET test uses.
+public final class BenchmarkClient: Sendable {
+    public let client: RedisClient
+    public let key = "key:__rand_int__"
+    private let server: LocalRedisServer?
+    private let runner: Task<Void, any Error>
+
+    private init(client: RedisClient, server: LocalRedisServer?) {
+        self.client = client
+        self.server = server
+        self.runner = Task { try await client.run() }
+    }
+
+    public static func start(url: String? = nil) async throws -> BenchmarkClient {
+        let server: LocalRedisServer?
+        let configuration: RedisClientConfiguration
+        if let url {
+            server = nil
+            configuration = try RedisClientConfiguration(url: url)
+        } else {
+            let local = try await LocalRedisServer.start()
+            server = local
+            configuration = RedisClientConfiguration(host: local.host, port: local.port)
+        }
+        let benchmark = BenchmarkClient(client: try RedisClient(configuration: configuration), server: server)
+        try await benchmark.client.set(benchmark.key, to: "xxx")
+        return benchmark
+    }
+
+    /// `count` GETs one after another: each waits for its reply before the next is sent.
+    public func sequentialGets(_ count: Int) async throws {
+        let command = RedisCommand("GET", key)
+        for _ in 0..<count { _ = try await client.send(command) }
+    }
+
+    /// `batches` rounds of `depth` GETs written back to back, each round waiting for all its replies
+    /// (what `redis-benchmark -P depth -c 1` does).
+    public func pipelinedGets(batches: Int, depth: Int) async throws {
+        let commands = Array(repeating: RedisCommand("GET", key), count: depth)
+        for _ in 0..<batches { _ = try await client.pipeline(commands) }
+    }
+
+    /// `count` GETs from `tasks` concurrent tasks sharing the one connection.
+    public func concurrentGets(_ count: Int, tasks: Int) async throws {
+        let command = RedisCommand("GET", key)
+        let client = self.client
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<tasks {
+                let share = count / tasks + (task < count % tasks ? 1 : 0)
+                group.addTask { for _ in 0..<share { _ = try await client.send(command) } }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    public func stop() async {
+        runner.cancel()
+        _ = await runner.result
+        server?.stop()
+    }
+}

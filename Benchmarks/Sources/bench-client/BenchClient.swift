@@ -1,0 +1,49 @@
+import ArgumentParser
+import ClientWorkloads
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Measures GETs per second on one connection, sequential and pipelined, against the server at `--redis`.
+/// scripts/bench-client runs it next to redis-benchmark on the same server.
+@main
+struct BenchClient: AsyncParsableCommand {
+    @Option(help: "Redis URL to benchmark against.")
+    var redis: String
+
+    @Option(help: "GETs per measurement.")
+    var requests = 200_000
+
+    @Option(help: "Pipeline depth.")
+    var pipeline = 16
+
+    @Option(help: "Measurements per workload; the best is reported, as a steady-state figure.")
+    var rounds = 3
+
+    func run() async throws {
+        let bench = try await BenchmarkClient.start(url: redis)
+        // Warm up the connection, allocator and code paths.
+        try await bench.sequentialGets(10_000)
+        try await bench.pipelinedGets(batches: 1_000, depth: pipeline)
+        var sequential = 0.0
+        var pipelined = 0.0
+        for _ in 0..<rounds {
+            sequential = max(sequential, try await measure(requests) { try await bench.sequentialGets(requests) })
+            let batches = requests / pipeline
+            pipelined = max(pipelined, try await measure(batches * pipeline) {
+                try await bench.pipelinedGets(batches: batches, depth: pipeline)
+            })
+        }
+        await bench.stop()
+        print("client sequential GET/s \(Int(sequential))")
+        print("client pipelined GET/s \(Int(pipelined))")
+    }
+
+    private func measure(_ operations: Int, _ body: () async throws -> Void) async throws -> Double {
+        let clock = ContinuousClock()
+        let elapsed = try await clock.measure { try await body() }
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return Double(operations) / seconds
+    }
+}
