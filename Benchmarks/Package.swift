@@ -6,7 +6,7 @@ let package = Package(
     name: "floodgate-benchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: "../"),
+        .package(name: "floodgate", path: "../"),
         // The explicit trait list leaves out the default RuntimeInterposer, whose package is not available here.
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

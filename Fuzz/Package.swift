@@ -6,7 +6,7 @@ import PackageDescription
 let package = Package(
     name: "floodgate-fuzz",
     dependencies: [
-        .package(path: "../"),
+        .package(name: "floodgate", path: "../"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [

@@ -17,6 +17,7 @@ struct HandshakeTests {
                 #expect(try await client.clientList().contains("name=floodgate"), "CLIENT SETNAME in RESP2")
             }
             #expect(logs.entries.contains { $0.message.description.contains("does not support HELLO 3; using RESP2") })
+            #expect(!logs.entries.contains { "\($0.message) \($0.metadata)".contains("s3cret") }, "no password in logs")
         }
     }
 

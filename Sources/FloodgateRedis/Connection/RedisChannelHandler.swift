@@ -10,9 +10,58 @@ final class RedisChannelHandler: ChannelInboundHandler {
     typealias InboundIn = RESPValue
     typealias OutboundOut = ByteBuffer
 
+    /// Where a reply goes: one caller, one slot of a batch, or nowhere (pub/sub confirmations come as pushes).
+    enum ReplySink: Sendable {
+        case single(UnsafeContinuation<RESPValue, any Error>)
+        case batch(BatchCollector)
+        case none
+    }
+
+    /// Gathers the replies of commands written back to back and resumes their one caller with all of them.
+    /// Made by the sender, then handed to the event loop through the outbox and touched only there.
+    final class BatchCollector: @unchecked Sendable {
+        private var replies: [RESPValue] = []
+        private let expected: Int
+        private var continuation: UnsafeContinuation<[RESPValue], any Error>?
+
+        init(expected: Int, continuation: UnsafeContinuation<[RESPValue], any Error>) {
+            self.expected = expected
+            self.continuation = continuation
+            replies.reserveCapacity(expected)
+        }
+
+        func receive(_ reply: RESPValue) {
+            replies.append(reply)
+            if replies.count == expected, let continuation {
+                self.continuation = nil
+                continuation.resume(returning: replies)
+            }
+        }
+
+        func fail(_ error: RedisClientError) {
+            guard let continuation else { return }
+            self.continuation = nil
+            continuation.resume(throwing: error)
+        }
+    }
+
     private struct PendingReply {
-        let promise: EventLoopPromise<RESPValue>
+        var sink: ReplySink
+        let id: UInt64
         let deadline: NIODeadline
+
+        /// Resumes the caller with an error, at most once; the reply, when it comes, will be dropped.
+        mutating func fail(_ error: RedisClientError) {
+            switch sink {
+            case .single(let continuation):
+                sink = .none
+                continuation.resume(throwing: error)
+            case .batch(let collector):
+                collector.fail(error)
+            case .none:
+                break
+            }
+        }
     }
 
     private let eventLoop: any EventLoop
@@ -42,19 +91,32 @@ final class RedisChannelHandler: ChannelInboundHandler {
 
     // MARK: Writing
 
-    /// Writes one command and queues its reply promise. Call ``flush()`` after a batch.
-    func write(_ command: RedisCommand, component: RedisComponent, promise: EventLoopPromise<RESPValue>?, deadline: NIODeadline) {
+    /// Writes one command and queues where its reply goes. Call ``flush()`` after a batch.
+    func write(_ item: RedisConnection.OutboxItem) {
         eventLoop.preconditionInEventLoop()
         guard isActive, let context else {
-            promise?.fail(closeReason ?? RedisClientError(.connectionClosed, "connection is closed"))
+            var pending = PendingReply(sink: item.sink, id: item.id, deadline: item.deadline)
+            pending.fail(closeReason ?? RedisClientError(.connectionClosed, "connection is closed"))
             return
         }
-        accounting.record(command: command.accountingName, component: component)
-        if let promise {
-            pending.append(PendingReply(promise: promise, deadline: deadline))
-            if deadline != .distantFuture { armDeadlineTimer(deadline) }
+        accounting.record(command: item.command.accountingName, component: item.component)
+        if case .none = item.sink {
+        } else {
+            pending.append(PendingReply(sink: item.sink, id: item.id, deadline: item.deadline))
+            if item.deadline != .distantFuture { armDeadlineTimer(item.deadline) }
         }
-        context.write(wrapOutboundOut(command.encoded), promise: nil)
+        context.write(wrapOutboundOut(item.command.encoded), promise: nil)
+    }
+
+    /// Fails the request(s) with `id` as cancelled; their replies will be dropped when they come.
+    func cancel(id: UInt64) {
+        var index = pending.startIndex
+        while index != pending.endIndex {
+            if pending[index].id == id {
+                pending[index].fail(RedisClientError(.cancelled, "task cancelled while waiting for the reply"))
+            }
+            index = pending.index(after: index)
+        }
     }
 
     func flush() {
@@ -101,7 +163,11 @@ final class RedisChannelHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
-        reply.promise.succeed(value)
+        switch reply.sink {
+        case .single(let continuation): continuation.resume(returning: value)
+        case .batch(let collector): collector.receive(value)
+        case .none: break
+        }
         if pending.isEmpty && !drainWaiters.isEmpty {
             let waiters = drainWaiters
             drainWaiters = []
@@ -150,7 +216,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
         deadlineTimer?.cancel()
         deadlineTimer = nil
         deadlineTimerFiresAt = nil
-        while let reply = pending.popFirst() { reply.promise.fail(error) }
+        while var reply = pending.popFirst() { reply.fail(error) }
         let waiters = drainWaiters
         drainWaiters = []
         for waiter in waiters { waiter.succeed() }
@@ -170,12 +236,15 @@ final class RedisChannelHandler: ChannelInboundHandler {
         deadlineTimerFiresAt = nil
         let now = eventLoop.now
         var next: NIODeadline?
-        for reply in pending {
-            if reply.deadline <= now {
-                reply.promise.fail(RedisClientError(.timeout, "no reply from Redis before the command's deadline"))
-            } else if reply.deadline != .distantFuture {
-                next = min(next ?? reply.deadline, reply.deadline)
+        var index = pending.startIndex
+        while index != pending.endIndex {
+            let deadline = pending[index].deadline
+            if deadline <= now {
+                pending[index].fail(RedisClientError(.timeout, "no reply from Redis before the command's deadline"))
+            } else if deadline != .distantFuture {
+                next = min(next ?? deadline, deadline)
             }
+            index = pending.index(after: index)
         }
         if let next { armDeadlineTimer(next) }
     }

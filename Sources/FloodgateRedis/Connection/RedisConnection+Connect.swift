@@ -91,10 +91,8 @@ extension RedisConnection {
             let reply = try await sendRaw(RedisCommand("HELLO", arguments: arguments), component: .connection, timeout: timeout)
             if let error = Self.serverError(reply) {
                 if error.hasPrefix("NOPROTO") || error.lowercased().contains("unknown command") {
-                    logger.notice(
-                        "Redis server does not support HELLO 3; using RESP2",
-                        metadata: ["redis.error": "\(error)"]
-                    )
+                    // The server's message echoes HELLO's arguments, password included: never log it.
+                    logger.notice("Redis server does not support HELLO 3; using RESP2")
                 } else {
                     throw Self.handshakeError(error)
                 }

@@ -13,7 +13,8 @@ public final class RedisConnection: Sendable {
     struct OutboxItem {
         let command: RedisCommand
         let component: RedisComponent
-        let promise: EventLoopPromise<RESPValue>?
+        let sink: RedisChannelHandler.ReplySink
+        let id: UInt64
         let deadline: NIODeadline
     }
 
@@ -27,6 +28,7 @@ public final class RedisConnection: Sendable {
     private let handler: NIOLoopBound<RedisChannelHandler>
     private let outbox = Mutex(Outbox())
     private let negotiatedProtocol = Atomic<Int>(2)
+    private let nextRequestID = Atomic<UInt64>(0)
     let commandTimeout: Duration?
     let logger: Logger
 
@@ -64,12 +66,14 @@ public final class RedisConnection: Sendable {
         timeout: Duration? = nil
     ) async throws -> RESPValue {
         if Task.isCancelled { throw RedisClientError(.cancelled, "task cancelled before the command was sent") }
-        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        enqueue(OutboxItem(command: command, component: component, promise: promise, deadline: deadline(timeout)))
+        let id = nextRequestID.wrappingAdd(1, ordering: .relaxed).newValue
+        let deadline = deadline(timeout)
         return try await withTaskCancellationHandler {
-            try await promise.futureResult.get()
+            try await withUnsafeThrowingContinuation { continuation in
+                enqueue(OutboxItem(command: command, component: component, sink: .single(continuation), id: id, deadline: deadline))
+            }
         } onCancel: {
-            promise.fail(RedisClientError(.cancelled, "task cancelled while waiting for the reply"))
+            cancel(id: id)
         }
     }
 
@@ -80,25 +84,35 @@ public final class RedisConnection: Sendable {
         component: RedisComponent = .unlabelled,
         timeout: Duration? = nil
     ) async throws -> [RESPValue] {
+        guard !commands.isEmpty else { return [] }
         if Task.isCancelled { throw RedisClientError(.cancelled, "task cancelled before the commands were sent") }
+        let id = nextRequestID.wrappingAdd(1, ordering: .relaxed).newValue
         let deadline = deadline(timeout)
-        let promises = commands.map { _ in channel.eventLoop.makePromise(of: RESPValue.self) }
-        enqueue(zip(commands, promises).map { OutboxItem(command: $0, component: component, promise: $1, deadline: deadline) })
-        var replies: [RESPValue] = []
-        replies.reserveCapacity(commands.count)
-        try await withTaskCancellationHandler {
-            for promise in promises { replies.append(try await promise.futureResult.get()) }
-        } onCancel: {
-            for promise in promises {
-                promise.fail(RedisClientError(.cancelled, "task cancelled while waiting for the reply"))
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                // Created here, used only on the event loop from now on.
+                let collector = RedisChannelHandler.BatchCollector(expected: commands.count, continuation: continuation)
+                enqueue(commands.map {
+                    OutboxItem(command: $0, component: component, sink: .batch(collector), id: id, deadline: deadline)
+                })
             }
+        } onCancel: {
+            cancel(id: id)
         }
-        return replies
     }
 
     /// Writes a command whose confirmation arrives as a push message (`SUBSCRIBE` and friends): no reply is queued.
     func sendWithoutReply(_ command: RedisCommand, component: RedisComponent) {
-        enqueue(OutboxItem(command: command, component: component, promise: nil, deadline: .distantFuture))
+        enqueue(OutboxItem(command: command, component: component, sink: .none, id: 0, deadline: .distantFuture))
+    }
+
+    private func cancel(id: UInt64) {
+        let handler = self.handler
+        if channel.eventLoop.inEventLoop {
+            handler.value.cancel(id: id)
+        } else {
+            channel.eventLoop.execute { handler.value.cancel(id: id) }
+        }
     }
 
     /// Waits until no reply is outstanding, then closes the connection; closes anyway at `deadline`.
@@ -133,7 +147,7 @@ public final class RedisConnection: Sendable {
 
     private func enqueue(_ item: OutboxItem) {
         if channel.eventLoop.inEventLoop {
-            handler.value.write(item.command, component: item.component, promise: item.promise, deadline: item.deadline)
+            handler.value.write(item)
             handler.value.flush()
             return
         }
@@ -168,9 +182,7 @@ public final class RedisConnection: Sendable {
             swap(&batch, &outbox.items)
             outbox.drainScheduled = false
         }
-        for item in batch {
-            handler.write(item.command, component: item.component, promise: item.promise, deadline: item.deadline)
-        }
+        for item in batch { handler.write(item) }
         handler.flush()
         batch.removeAll(keepingCapacity: true)
         handler.spareOutbox = batch
