@@ -41,7 +41,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: strictSettings
+            // Async APIs run on their caller's executor: a caller on the connection's event loop never hops.
+            swiftSettings: strictSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
         // Starts and stops a private `redis-server` child on a free loopback port (tests, CLI's embedded default).
         .target(

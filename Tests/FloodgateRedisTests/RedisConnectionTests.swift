@@ -21,7 +21,6 @@ struct RedisConnectionTests {
             let accounting = RedisCommandAccounting()
             self.connection = try await loop.submit {
                 let handler = RedisChannelHandler(eventLoop: loop, accounting: accounting)
-                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder()))
                 try channel.pipeline.syncOperations.addHandler(handler)
                 return RedisConnection(
                     channel: channel,

@@ -64,3 +64,25 @@ public final class BenchmarkClient: Sendable {
         server?.stop()
     }
 }
+
+/// Runs workloads on the client's event loop: with the client's nonisolated(nonsending) API, the caller, the write
+/// and the reply all stay on one thread.
+public actor EventLoopRunner {
+    public nonisolated let unownedExecutor: UnownedSerialExecutor
+    private let bench: BenchmarkClient
+
+    public init(_ bench: BenchmarkClient) {
+        self.bench = bench
+        self.unownedExecutor = bench.client.eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    public func sequentialGets(_ count: Int) async throws {
+        let command = RedisCommand("GET", bench.key)
+        for _ in 0..<count { _ = try await bench.client.send(command) }
+    }
+
+    public func pipelinedGets(batches: Int, depth: Int) async throws {
+        let commands = Array(repeating: RedisCommand("GET", bench.key), count: depth)
+        for _ in 0..<batches { _ = try await bench.client.pipeline(commands) }
+    }
+}

@@ -26,18 +26,27 @@ struct BenchClient: AsyncParsableCommand {
         // Warm up the connection, allocator and code paths.
         try await bench.sequentialGets(10_000)
         try await bench.pipelinedGets(batches: 1_000, depth: pipeline)
+        let onLoop = EventLoopRunner(bench)
+        let batches = requests / pipeline
         var sequential = 0.0
         var pipelined = 0.0
+        var loopSequential = 0.0
+        var loopPipelined = 0.0
         for _ in 0..<rounds {
             sequential = max(sequential, try await measure(requests) { try await bench.sequentialGets(requests) })
-            let batches = requests / pipeline
             pipelined = max(pipelined, try await measure(batches * pipeline) {
                 try await bench.pipelinedGets(batches: batches, depth: pipeline)
+            })
+            loopSequential = max(loopSequential, try await measure(requests) { try await onLoop.sequentialGets(requests) })
+            loopPipelined = max(loopPipelined, try await measure(batches * pipeline) {
+                try await onLoop.pipelinedGets(batches: batches, depth: pipeline)
             })
         }
         await bench.stop()
         print("client sequential GET/s \(Int(sequential))")
         print("client pipelined GET/s \(Int(pipelined))")
+        print("client on-event-loop sequential GET/s \(Int(loopSequential))")
+        print("client on-event-loop pipelined GET/s \(Int(loopPipelined))")
     }
 
     private func measure(_ operations: Int, _ body: () async throws -> Void) async throws -> Double {

@@ -32,7 +32,9 @@ public final class RedisClient: Service, RedisCommandSending {
     public let component: RedisComponent = .unlabelled
 
     let logger: Logger
-    let eventLoop: any EventLoop
+    /// The event loop all of this client's connections live on. Code running on it (for example in an actor whose
+    /// executor is `eventLoop.executor`) sends and receives without any thread hop.
+    public let eventLoop: any EventLoop
     let sslContext: NIOSSLContext?
     let pubSub: RedisPubSubHub
     let tracking: RedisTrackingHub

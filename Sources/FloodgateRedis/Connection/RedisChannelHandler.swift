@@ -7,7 +7,7 @@ import NIOCore
 /// A request that timed out or was cancelled stays in the queue so that its reply, when it comes, is consumed and
 /// dropped: the connection stays usable and later replies still reach the right callers.
 final class RedisChannelHandler: ChannelInboundHandler {
-    typealias InboundIn = RESPValue
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// Where a reply goes: one caller, one slot of a batch, or nowhere (pub/sub confirmations come as pushes).
@@ -81,9 +81,13 @@ final class RedisChannelHandler: ChannelInboundHandler {
     /// Whether RESP2 arrays that look like pub/sub messages are pushes (a RESP2 connection in subscribed mode).
     var subscriberMode = false
 
-    init(eventLoop: any EventLoop, accounting: RedisCommandAccounting) {
+    /// Decodes replies in place, without a separate pipeline handler or a type-erased hop per reply.
+    private let decoder: NIOSingleStepByteToMessageProcessor<RESPDecoder>
+
+    init(eventLoop: any EventLoop, accounting: RedisCommandAccounting, limits: RESPDecoder.Limits = .init()) {
         self.eventLoop = eventLoop
         self.accounting = accounting
+        self.decoder = NIOSingleStepByteToMessageProcessor(RESPDecoder(limits: limits))
     }
 
     /// The number of requests waiting for a reply.
@@ -99,13 +103,32 @@ final class RedisChannelHandler: ChannelInboundHandler {
             pending.fail(closeReason ?? RedisClientError(.connectionClosed, "connection is closed"))
             return
         }
-        accounting.record(command: item.command.accountingName, component: item.component)
-        if case .none = item.sink {
-        } else {
-            pending.append(PendingReply(sink: item.sink, id: item.id, deadline: item.deadline))
-            if item.deadline != .distantFuture { armDeadlineTimer(item.deadline) }
-        }
+        register(item)
         context.write(wrapOutboundOut(item.command.encoded), promise: nil)
+    }
+
+    /// Writes a batch gathered from the outbox as one buffer: one pipeline write instead of one per command.
+    func write(_ items: [RedisConnection.OutboxItem]) {
+        guard items.count > 1, isActive, let context else {
+            for item in items { write(item) }
+            return
+        }
+        var size = 0
+        for item in items { size += item.command.encoded.readableBytes }
+        var combined = context.channel.allocator.buffer(capacity: size)
+        for item in items {
+            register(item)
+            combined.writeImmutableBuffer(item.command.encoded)
+        }
+        context.write(wrapOutboundOut(combined), promise: nil)
+    }
+
+    /// Counts a command about to be written and queues where its reply goes.
+    private func register(_ item: RedisConnection.OutboxItem) {
+        accounting.record(command: item.command.accountingName, component: item.component)
+        if case .none = item.sink { return }
+        pending.append(PendingReply(sink: item.sink, id: item.id, deadline: item.deadline))
+        if item.deadline != .distantFuture { armDeadlineTimer(item.deadline) }
     }
 
     /// Fails the request(s) with `id` as cancelled; their replies will be dropped when they come.
@@ -153,7 +176,15 @@ final class RedisChannelHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let value = unwrapInboundIn(data)
+        do {
+            try decoder.process(buffer: unwrapInboundIn(data)) { value in receive(value, context: context) }
+        } catch {
+            errorCaught(context: context, error: error)
+        }
+    }
+
+    private func receive(_ value: RESPValue, context: ChannelHandlerContext) {
+        guard isActive else { return }
         if isPush(value) {
             onPush?(value.withoutAttributes)
             return

@@ -33,8 +33,7 @@ extension RedisConnection {
                         let tlsHandler = try NIOSSLClientHandler(context: sslContext, serverHostname: serverName)
                         try channel.pipeline.syncOperations.addHandler(tlsHandler)
                     }
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder(limits: limits)))
-                    let handler = RedisChannelHandler(eventLoop: channel.eventLoop, accounting: accounting)
+                    let handler = RedisChannelHandler(eventLoop: channel.eventLoop, accounting: accounting, limits: limits)
                     try channel.pipeline.syncOperations.addHandler(handler)
                     let connection = RedisConnection(
                         channel: channel,

@@ -182,7 +182,7 @@ public final class RedisConnection: Sendable {
             swap(&batch, &outbox.items)
             outbox.drainScheduled = false
         }
-        for item in batch { handler.write(item) }
+        handler.write(batch)
         handler.flush()
         batch.removeAll(keepingCapacity: true)
         handler.spareOutbox = batch
