@@ -41,6 +41,8 @@ let package = Package(
             dependencies: [
                 "ClientWorkloads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
     ]

@@ -1,5 +1,7 @@
 import ArgumentParser
 import ClientWorkloads
+import NIOCore
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -21,7 +23,15 @@ struct BenchClient: AsyncParsableCommand {
     @Option(help: "Measurements per workload; the best is reported, as a steady-state figure.")
     var rounds = 3
 
+    @Flag(help: "Install NIO's event loops as Swift's global executor before measuring.")
+    var nioGlobalExecutor = false
+
     func run() async throws {
+        if nioGlobalExecutor {
+            guard NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() else {
+                throw ValidationError("NIO could not be installed as the global executor")
+            }
+        }
         let bench = try await BenchmarkClient.start(url: redis)
         // Warm up the connection, allocator and code paths.
         try await bench.sequentialGets(10_000)
