@@ -200,7 +200,10 @@ extension RESPDecoder {
 
     private static func verbatim(_ payload: ByteBuffer) throws -> RESPValue {
         var payload = payload
-        guard payload.readableBytes >= 4, payload.getInteger(at: payload.readerIndex + 3, as: UInt8.self) == UInt8(ascii: ":"),
+        // The format is three printable ASCII bytes (`txt`, `mkd`) followed by a colon.
+        guard payload.readableBytes >= 4,
+            payload.getInteger(at: payload.readerIndex + 3, as: UInt8.self) == UInt8(ascii: ":"),
+            payload.readableBytesView.prefix(3).allSatisfy({ $0 > 0x20 && $0 < 0x7F }),
             let format = payload.readString(length: 3)
         else { throw RESPDecodingError.invalidVerbatimString }
         payload.moveReaderIndex(forwardBy: 1)

@@ -124,6 +124,15 @@ struct RESPDecoderTests {
         #expect(throws: expected) { _ = try decoder.decode(buffer: &buffer) }
     }
 
+    @Test("a verbatim format that is not ASCII is refused (found by the fuzzer)")
+    func verbatimFormatMustBeASCII() {
+        var buffer = ByteBuffer(string: "=15\r\n")
+        buffer.writeBytes([0xF4, UInt8(ascii: "x"), UInt8(ascii: "t")])
+        buffer.writeString(":Some string\r\n")
+        var decoder = RESPDecoder()
+        #expect(throws: RESPDecodingError.invalidVerbatimString) { _ = try decoder.decode(buffer: &buffer) }
+    }
+
     @Test func enforcesBulkLengthLimit() {
         var decoder = RESPDecoder(limits: .init(maximumBulkLength: 4))
         var ok = ByteBuffer(string: "$4\r\nabcd\r\n")
