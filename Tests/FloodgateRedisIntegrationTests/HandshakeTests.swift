@@ -49,12 +49,7 @@ struct HandshakeTests {
             var configuration = testConfiguration(server)
             configuration.password = "wrong-password"
             let error = await #expect(throws: RedisClientError.self) {
-                try await RedisConnection.connect(
-                    configuration: configuration,
-                    eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
-                    accounting: RedisCommandAccounting(),
-                    logger: Logger(label: "test")
-                )
+                try await connectOnce(configuration)
             }
             #expect(error?.code == .authentication)
             #expect(error.map { "\($0)".contains("wrong-password") } == false)

@@ -32,23 +32,13 @@ struct TLSTests {
             var configuration = try RedisClientConfiguration(url: "rediss://localhost:\(server.port)")
             configuration.tls = .trusting(caCertificatePath: stranger.caCertificate)
             let error = await #expect(throws: RedisClientError.self) {
-                try await RedisConnection.connect(
-                    configuration: configuration,
-                    eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
-                    accounting: RedisCommandAccounting(),
-                    logger: Logger(label: "test")
-                )
+                try await connectOnce(configuration)
             }
             #expect(error?.code == .tls)
             // The default (system trust roots) refuses the self-signed CA too.
             let defaults = try RedisClientConfiguration(url: "rediss://localhost:\(server.port)")
             let defaultError = await #expect(throws: RedisClientError.self) {
-                try await RedisConnection.connect(
-                    configuration: defaults,
-                    eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
-                    accounting: RedisCommandAccounting(),
-                    logger: Logger(label: "test")
-                )
+                try await connectOnce(defaults)
             }
             #expect(defaultError?.code == .tls)
         }

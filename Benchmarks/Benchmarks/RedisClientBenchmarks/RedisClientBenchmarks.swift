@@ -19,29 +19,25 @@ let benchmarks: @Sendable () -> Void = {
 
     nonisolated(unsafe) var shared: BenchmarkClient?
     let url = getenv("FLOODGATE_BENCH_REDIS").map { String(cString: $0) }
+    // Each I/O benchmark gets its own connected client (and private server unless FLOODGATE_BENCH_REDIS is set).
+    let withServer = Benchmark.Configuration(
+        setup: { shared = try await BenchmarkClient.start(url: url) },
+        teardown: {
+            await shared?.stop()
+            shared = nil
+        }
+    )
 
     Benchmark(
         "GET sequential (one connection)",
-        configuration: .init(
-            setup: { shared = try await BenchmarkClient.start(url: url) },
-            teardown: {
-                await shared?.stop()
-                shared = nil
-            }
-        )
+        configuration: withServer
     ) { benchmark in
         try await shared!.sequentialGets(benchmark.scaledIterations.count)
     }
 
     Benchmark(
         "GET pipelined 16 deep (one connection)",
-        configuration: .init(
-            setup: { shared = try await BenchmarkClient.start(url: url) },
-            teardown: {
-                await shared?.stop()
-                shared = nil
-            }
-        )
+        configuration: withServer
     ) { benchmark in
         // One iteration is one GET: batches of 16.
         try await shared!.pipelinedGets(batches: max(1, benchmark.scaledIterations.count / 16), depth: 16)
@@ -49,13 +45,7 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark(
         "GET from 50 concurrent tasks (one connection)",
-        configuration: .init(
-            setup: { shared = try await BenchmarkClient.start(url: url) },
-            teardown: {
-                await shared?.stop()
-                shared = nil
-            }
-        )
+        configuration: withServer
     ) { benchmark in
         try await shared!.concurrentGets(benchmark.scaledIterations.count, tasks: 50)
     }

@@ -41,8 +41,13 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
     }
 
     private static func header(_ name: String, argumentCount: Int, extraCapacity: Int) -> ByteBuffer {
-        let tokens = name.utf8.contains(UInt8(ascii: " ")) ? name.split(separator: " ").map(String.init) : [name]
-        var buffer = ByteBufferAllocator().buffer(capacity: 16 + name.utf8.count + tokens.count * 8 + extraCapacity)
+        var buffer = ByteBufferAllocator().buffer(capacity: 32 + name.utf8.count + extraCapacity)
+        guard name.utf8.contains(UInt8(ascii: " ")) else {
+            buffer.writeRESPLength(UInt8(ascii: "*"), 1 + argumentCount)
+            name.writeBulkString(into: &buffer)
+            return buffer
+        }
+        let tokens = name.split(separator: " ")
         buffer.writeRESPLength(UInt8(ascii: "*"), tokens.count + argumentCount)
         for token in tokens { token.writeBulkString(into: &buffer) }
         return buffer

@@ -3,6 +3,7 @@ import FloodgateRedis
 import Foundation
 import InMemoryLogging
 import Logging
+import NIOPosix
 import Testing
 
 /// Starts a private redis-server for one test, runs `body`, and stops the server whatever happens.
@@ -76,4 +77,14 @@ func recordingLogger(level: Logger.Level = .trace) -> (Logger, InMemoryLogHandle
     handler.logLevel = level
     let logger = Logger(label: "test.redis") { _ in handler }
     return (logger, handler)
+}
+
+/// Opens one connection outside any client, as the client's reconnect loop would, to see how it fails.
+func connectOnce(_ configuration: RedisClientConfiguration) async throws -> RedisConnection {
+    try await RedisConnection.connect(
+        configuration: configuration,
+        eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+        accounting: RedisCommandAccounting(),
+        logger: Logger(label: "test")
+    )
 }
