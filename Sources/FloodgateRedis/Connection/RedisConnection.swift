@@ -177,7 +177,9 @@ public final class RedisConnection: Sendable {
     /// Writes everything gathered in the outbox, then flushes once. Runs on the event loop.
     private func drainOutbox() {
         let handler = self.handler.value
-        var batch = handler.spareOutbox
+        // Take the spare storage uniquely, so that appending to it later does not copy it.
+        var batch: [OutboxItem] = []
+        swap(&batch, &handler.spareOutbox)
         outbox.withLock { outbox in
             swap(&batch, &outbox.items)
             outbox.drainScheduled = false
