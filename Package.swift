@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "FloodgateRESP", targets: ["FloodgateRESP"]),
         .library(name: "FloodgateRedis", targets: ["FloodgateRedis"]),
         .library(name: "FloodgateLocalRedis", targets: ["FloodgateLocalRedis"]),
+        .library(name: "Floodgate", targets: ["Floodgate"]),
         .executable(name: "floodgate", targets: ["floodgate"]),
     ],
     dependencies: [
@@ -21,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // RESP2/RESP3 values, encoder and decoder. Pure code over ByteBuffer: NIOCore only.
@@ -44,6 +46,14 @@ let package = Package(
             // Async APIs run on their caller's executor: a caller on the connection's event loop never hops.
             swiftSettings: strictSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
+        // The guards: keys, policies, provider response classification (and, next, limits, breakers, back-off).
+        .target(
+            name: "Floodgate",
+            dependencies: [
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Starts and stops a private `redis-server` child on a free loopback port (tests, CLI's embedded default).
         .target(
             name: "FloodgateLocalRedis",
@@ -58,6 +68,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FloodgateTests",
+            dependencies: [
+                "Floodgate",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSettings
         ),
