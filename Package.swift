@@ -50,6 +50,8 @@ let package = Package(
         .target(
             name: "Floodgate",
             dependencies: [
+                "FloodgateRedis",
+                "FloodgateRESP",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSettings
@@ -76,6 +78,16 @@ let package = Package(
             dependencies: [
                 "Floodgate",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Guards against a real redis-server that each test starts itself.
+        .testTarget(
+            name: "FloodgateIntegrationTests",
+            dependencies: [
+                "Floodgate",
+                "FloodgateRedis",
+                "FloodgateLocalRedis",
             ],
             swiftSettings: strictSettings
         ),

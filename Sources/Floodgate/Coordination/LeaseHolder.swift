@@ -1,0 +1,48 @@
+/// One instance's permits for one ledger: decides locally while it holds a usable lease, says when a grant is
+/// needed, and after the ledger refused, refuses locally until the next slot (when capacity can first return), so an
+/// overloaded key costs at most one refused request per instance per slot, not one per call.
+public struct LeaseHolder: Sendable, Hashable {
+    /// What to do with a call.
+    public enum Decision: Sendable, Hashable {
+        /// Allowed on a permit already held.
+        case allowed
+        /// No usable permit: ask the ledger for a grant starting at this slot.
+        case needsGrant(startSlot: Int64)
+        /// The ledger refused in this slot already: refused until this time (nanoseconds since 1970).
+        case refused(retryAt: Int64)
+    }
+
+    /// The lease held, if any.
+    public private(set) var lease: Lease?
+    private var refusedInSlot: Int64?
+
+    public init() {}
+
+    /// Decides a call at local time `time`.
+    public mutating func take(at time: Int64, under ledger: GrantLedger) -> Decision {
+        if lease?.take(at: time, under: ledger) == true { return .allowed }
+        let slot = ledger.slot(at: time)
+        if let refused = refusedInSlot, refused >= slot { return .refused(retryAt: (refused + 1) * ledger.slotLength) }
+        return .needsGrant(startSlot: slot)
+    }
+
+    /// Installs what the ledger granted for a call at `time` and spends one permit of it for that call; returns
+    /// whether the call is allowed.
+    public mutating func receive(_ granted: Int, startSlot: Int64, at time: Int64, under ledger: GrantLedger) -> Bool {
+        guard granted > 0 else {
+            refusedInSlot = startSlot
+            return false
+        }
+        refusedInSlot = nil
+        var fresh = Lease(startSlot: startSlot, permits: granted)
+        let allowed = fresh.take(at: time, under: ledger)
+        lease = fresh
+        return allowed
+    }
+
+    /// Drops the lease (returning its unused permits is the caller's choice) and returns it.
+    public mutating func surrender() -> Lease? {
+        defer { lease = nil }
+        return lease
+    }
+}

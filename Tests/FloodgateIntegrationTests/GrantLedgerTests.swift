@@ -1,0 +1,161 @@
+import Floodgate
+import FloodgateLocalRedis
+import FloodgateRedis
+import Testing
+
+/// Several instances with skewed clocks lease permits from one real Redis on virtual time; every window is then
+/// checked against the limit using the true time of each allowed call.
+@Suite("Grant ledger on a real Redis")
+struct GrantLedgerTests {
+    static let second: Int64 = 1_000_000_000
+
+    struct Instance {
+        let clockOffset: Int64
+        var holder = LeaseHolder()
+    }
+
+    /// Replays `events` call attempts spread over `span` of true time; returns the true times of allowed calls and
+    /// the number of grant requests made.
+    static func replay(
+        ledger: GrantLedger,
+        key: String,
+        redis: some RedisCommandSending,
+        seed: UInt64,
+        instances count: Int,
+        events: Int,
+        span: Int64,
+        skew: Int64
+    ) async throws -> (allowed: [Int64], requests: Int) {
+        var generator = SeededGenerator(seed: seed)
+        var instances = (0..<count).map { _ in Instance(clockOffset: Int64.random(in: -skew / 2...skew / 2, using: &generator)) }
+        var now: Int64 = 1_767_225_600 * second
+        var allowed: [Int64] = []
+        var requests = 0
+        for _ in 0..<events {
+            now += Int64.random(in: 0...(2 * span / Int64(events)), using: &generator)
+            let index = Int.random(in: 0..<count, using: &generator)
+            let local = now + instances[index].clockOffset
+            switch Int.random(in: 0..<100, using: &generator) {
+            case 0..<3:
+                _ = instances[index].holder.surrender()  // crashes mid-lease: its permits are simply lost
+                continue
+            case 3..<6:
+                if let lease = instances[index].holder.surrender() {  // leaves politely, returning what is unused
+                    try await ledger.returnPermits(lease.remaining, key: key, startSlot: lease.startSlot, via: redis)
+                }
+                continue
+            default:
+                break
+            }
+            switch instances[index].holder.take(at: local, under: ledger) {
+            case .allowed:
+                allowed.append(now)
+            case .refused:
+                break
+            case .needsGrant(let start):
+                requests += 1
+                let granted = try await ledger.requestGrant(
+                    Int.random(in: 1...8, using: &generator),
+                    key: key,
+                    startSlot: start,
+                    via: redis
+                )
+                if instances[index].holder.receive(granted, startSlot: start, at: local, under: ledger) {
+                    allowed.append(now)
+                }
+            }
+        }
+        return (allowed, requests)
+    }
+
+    @Test(arguments: 0..<6)
+    func rollingWindowIsNeverExceededAcrossSkewedInstances(seed: UInt64) async throws {
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let client = try RedisClient(configuration: RedisClientConfiguration(host: server.host, port: server.port))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            let window = 10 * Self.second
+            let skew = Self.second / 4
+            let ledger = GrantLedger.rolling(limit: 100, window: .seconds(10), slots: 10, leaseSlots: 3, skew: .milliseconds(250))
+            let (allowed, requests) = try await Self.replay(
+                ledger: ledger,
+                key: "fg:{test:rolling-\(seed)}:rl",
+                redis: client,
+                seed: seed,
+                instances: 4,
+                events: 3_000,
+                span: 120 * Self.second,
+                skew: skew
+            )
+            var start = 0
+            var busiest = 0
+            for end in allowed.indices {
+                while allowed[end] - allowed[start] >= window { start += 1 }
+                busiest = max(busiest, end - start + 1)
+            }
+            #expect(busiest <= 100, "no interval of 10 s holds more than 100 allowed calls")
+            #expect(busiest >= 50, "the limit is actually approached")
+            #expect(allowed.count > requests, "most calls are decided locally, without a grant request")
+            group.cancelAll()
+        }
+    }
+
+    @Test(arguments: 0..<6)
+    func fixedWindowIsNeverExceededAcrossSkewedInstances(seed: UInt64) async throws {
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let client = try RedisClient(configuration: RedisClientConfiguration(host: server.host, port: server.port))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            let window = 60 * Self.second
+            let ledger = GrantLedger.fixed(limit: 50, window: .seconds(60), skew: .milliseconds(250))
+            let (allowed, _) = try await Self.replay(
+                ledger: ledger,
+                key: "fg:{test:fixed-\(seed)}:rl",
+                redis: client,
+                seed: seed,
+                instances: 4,
+                events: 3_000,
+                span: 600 * Self.second,
+                skew: Self.second / 4
+            )
+            var perWindow: [Int64: Int] = [:]
+            for time in allowed { perWindow[time / window, default: 0] += 1 }
+            #expect(perWindow.values.allSatisfy { $0 <= 50 }, "no aligned minute holds more than 50 calls")
+            #expect(perWindow.values.contains { $0 >= 40 }, "the limit is actually approached")
+            group.cancelAll()
+        }
+    }
+
+    @Test func returnedPermitsCanBeGrantedAgain() async throws {
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let client = try RedisClient(configuration: RedisClientConfiguration(host: server.host, port: server.port))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            let ledger = GrantLedger.fixed(limit: 10, window: .seconds(60))
+            let key = "fg:{test:return}:rl"
+            #expect(try await ledger.requestGrant(8, key: key, startSlot: 1_000, via: client) == 8)
+            #expect(try await ledger.requestGrant(8, key: key, startSlot: 1_000, via: client) == 2)
+            #expect(try await ledger.requestGrant(1, key: key, startSlot: 1_000, via: client) == 0)
+            try await ledger.returnPermits(5, key: key, startSlot: 1_000, via: client)
+            #expect(try await ledger.requestGrant(8, key: key, startSlot: 1_000, via: client) == 5)
+            #expect(try await ledger.requestGrant(8, key: key, startSlot: 1_001, via: client) == 8, "a new window")
+            group.cancelAll()
+        }
+    }
+}
+
+/// SplitMix64: repeatable schedules from a seed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
