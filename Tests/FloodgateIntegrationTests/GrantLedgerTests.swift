@@ -128,6 +128,32 @@ struct GrantLedgerTests {
         }
     }
 
+    /// Two instances whose clocks are 400 ms apart (each within the 250 ms bound): the slow one spends a grant at the
+    /// very end of its slot, the fast one asks eleven slots later by its own clock — less than one window later in
+    /// real time. Without widening grants by the skew, the ledger would hand out the limit twice inside one window.
+    @Test func skewedClocksCannotFitTwoLimitsIntoOneWindow() async throws {
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let client = try RedisClient(configuration: RedisClientConfiguration(host: server.host, port: server.port))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            let ledger = GrantLedger.rolling(limit: 10, window: .seconds(10), slots: 10, leaseSlots: 1, skew: .milliseconds(250))
+            let key = "fg:{test:skew}:rl"
+            let g = Self.second
+            let s0: Int64 = 1_767_225_600
+            // Slow instance (clock 200 ms behind): real time (s0+1)g + 100 ms reads (s0+1)g - 100 ms, slot s0.
+            let slowLocal = (s0 + 1) * g - g / 10
+            #expect(try await ledger.requestGrant(10, key: key, startSlot: ledger.slot(at: slowLocal), via: client) == 10)
+            // Fast instance (clock 200 ms ahead): real time (s0+11)g - 100 ms reads (s0+11)g + 100 ms, slot s0+11.
+            let fastLocal = (s0 + 11) * g + g / 10
+            let realGap = ((s0 + 11) * g - g / 10) - ((s0 + 1) * g + g / 10)
+            #expect(realGap < 10 * g, "both uses fall inside one 10 s window in real time")
+            let second = try await ledger.requestGrant(10, key: key, startSlot: ledger.slot(at: fastLocal), via: client)
+            #expect(second == 0, "the widened grants overlap a common window, so the limit is not handed out twice")
+            group.cancelAll()
+        }
+    }
+
     @Test func returnedPermitsCanBeGrantedAgain() async throws {
         let server = try await LocalRedisServer.start()
         defer { server.stop() }
