@@ -5,7 +5,7 @@ import Testing
 
 /// Several instances with skewed clocks lease permits from one real Redis on virtual time; every window is then
 /// checked against the limit using the true time of each allowed call.
-@Suite("Grant ledger on a real Redis")
+@Suite("Grant ledger on a real Redis", .serialized)
 struct GrantLedgerTests {
     static let second: Int64 = 1_000_000_000
 
@@ -70,11 +70,7 @@ struct GrantLedgerTests {
 
     @Test(arguments: 0..<6)
     func rollingWindowIsNeverExceededAcrossSkewedInstances(seed: UInt64) async throws {
-        let server = try await LocalRedisServer.start()
-        defer { server.stop() }
-        let client = try RedisClient(configuration: RedisClientConfiguration(host: server.host, port: server.port))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
+        try await withRedis { client in
             let window = 10 * Self.second
             let skew = Self.second / 4
             let ledger = GrantLedger.rolling(limit: 100, window: .seconds(10), slots: 10, leaseSlots: 3, skew: .milliseconds(250))
@@ -97,17 +93,12 @@ struct GrantLedgerTests {
             #expect(busiest <= 100, "no interval of 10 s holds more than 100 allowed calls")
             #expect(busiest >= 50, "the limit is actually approached")
             #expect(allowed.count > requests, "most calls are decided locally, without a grant request")
-            group.cancelAll()
         }
     }
 
     @Test(arguments: 0..<6)
     func fixedWindowIsNeverExceededAcrossSkewedInstances(seed: UInt64) async throws {
-        let server = try await LocalRedisServer.start()
-        defer { server.stop() }
-        let client = try RedisClient(configuration: RedisClientConfiguration(host: server.host, port: server.port))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
+        try await withRedis { client in
             let window = 60 * Self.second
             let ledger = GrantLedger.fixed(limit: 50, window: .seconds(60), skew: .milliseconds(250))
             let (allowed, _) = try await Self.replay(
@@ -124,7 +115,6 @@ struct GrantLedgerTests {
             for time in allowed { perWindow[time / window, default: 0] += 1 }
             #expect(perWindow.values.allSatisfy { $0 <= 50 }, "no aligned minute holds more than 50 calls")
             #expect(perWindow.values.contains { $0 >= 40 }, "the limit is actually approached")
-            group.cancelAll()
         }
     }
 
@@ -132,11 +122,7 @@ struct GrantLedgerTests {
     /// very end of its slot, the fast one asks eleven slots later by its own clock — less than one window later in
     /// real time. Without widening grants by the skew, the ledger would hand out the limit twice inside one window.
     @Test func skewedClocksCannotFitTwoLimitsIntoOneWindow() async throws {
-        let server = try await LocalRedisServer.start()
-        defer { server.stop() }
-        let client = try RedisClient(configuration: RedisClientConfiguration(host: server.host, port: server.port))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
+        try await withRedis { client in
             let ledger = GrantLedger.rolling(limit: 10, window: .seconds(10), slots: 10, leaseSlots: 1, skew: .milliseconds(250))
             let key = "fg:{test:skew}:rl"
             let g = Self.second
@@ -150,16 +136,11 @@ struct GrantLedgerTests {
             #expect(realGap < 10 * g, "both uses fall inside one 10 s window in real time")
             let second = try await ledger.requestGrant(10, key: key, startSlot: ledger.slot(at: fastLocal), via: client)
             #expect(second == 0, "the widened grants overlap a common window, so the limit is not handed out twice")
-            group.cancelAll()
         }
     }
 
     @Test func returnedPermitsCanBeGrantedAgain() async throws {
-        let server = try await LocalRedisServer.start()
-        defer { server.stop() }
-        let client = try RedisClient(configuration: RedisClientConfiguration(host: server.host, port: server.port))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
+        try await withRedis { client in
             let ledger = GrantLedger.fixed(limit: 10, window: .seconds(60))
             let key = "fg:{test:return}:rl"
             #expect(try await ledger.requestGrant(8, key: key, startSlot: 1_000, via: client) == 8)
@@ -168,7 +149,6 @@ struct GrantLedgerTests {
             try await ledger.returnPermits(5, key: key, startSlot: 1_000, via: client)
             #expect(try await ledger.requestGrant(8, key: key, startSlot: 1_000, via: client) == 5)
             #expect(try await ledger.requestGrant(8, key: key, startSlot: 1_001, via: client) == 8, "a new window")
-            group.cancelAll()
         }
     }
 }
@@ -183,5 +163,20 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Runs `body` with a client of a private redis-server, with timeouts generous enough for a loaded 2-core machine.
+func withRedis(_ body: (RedisClient) async throws -> Void) async throws {
+    let server = try await LocalRedisServer.start()
+    defer { server.stop() }
+    var configuration = RedisClientConfiguration(host: server.host, port: server.port)
+    configuration.commandTimeout = .seconds(10)
+    configuration.connectTimeout = .seconds(10)
+    let client = try RedisClient(configuration: configuration)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await client.run() }
+        defer { group.cancelAll() }
+        try await body(client)
     }
 }

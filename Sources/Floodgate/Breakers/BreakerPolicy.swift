@@ -1,0 +1,59 @@
+/// When a circuit breaker opens, how long it stays open, and how it probes its way back.
+public struct BreakerPolicy: Sendable, Hashable {
+    /// What the failure and slow-call rates are computed over.
+    public enum Window: Sendable, Hashable {
+        /// The last `calls` recorded outcomes.
+        case count(calls: Int)
+        /// The outcomes of the last `duration`, in `buckets` buckets.
+        case time(duration: Duration, buckets: Int)
+    }
+
+    public var window: Window
+    /// Open when at least this share of the window's calls failed (0...1).
+    public var failureRateThreshold: Double
+    /// Open when at least this share of the window's calls were slow (0...1; 1 disables in practice).
+    public var slowCallRateThreshold: Double
+    /// A call that took at least this long counts as slow.
+    public var slowCallDuration: Duration
+    /// No verdict before the window holds this many calls.
+    public var minimumCalls: Int
+    /// How long the breaker stays open before it lets probes through.
+    public var openDuration: Duration
+    /// How many probe calls half-open lets through; all must succeed to close.
+    public var halfOpenProbes: Int
+
+    public init(
+        window: Window = .time(duration: .seconds(60), buckets: 12),
+        failureRateThreshold: Double = 0.5,
+        slowCallRateThreshold: Double = 1.0,
+        slowCallDuration: Duration = .seconds(10),
+        minimumCalls: Int = 10,
+        openDuration: Duration = .seconds(30),
+        halfOpenProbes: Int = 3
+    ) {
+        self.window = window
+        self.failureRateThreshold = failureRateThreshold
+        self.slowCallRateThreshold = slowCallRateThreshold
+        self.slowCallDuration = slowCallDuration
+        self.minimumCalls = minimumCalls
+        self.openDuration = openDuration
+        self.halfOpenProbes = halfOpenProbes
+    }
+
+    /// - Throws: ``FloodgateError`` `.invalidConfiguration` naming the field.
+    public func validate() throws {
+        func fail(_ message: String) throws { throw FloodgateError(.invalidConfiguration, "breaker: \(message)") }
+        switch window {
+        case .count(let calls): if calls <= 0 { try fail("window.calls must be positive") }
+        case .time(let duration, let buckets):
+            if duration <= .zero { try fail("window.duration must be positive") }
+            if buckets <= 0 { try fail("window.buckets must be positive") }
+        }
+        if !(0...1).contains(failureRateThreshold) { try fail("failureRateThreshold must be within 0...1") }
+        if !(0...1).contains(slowCallRateThreshold) { try fail("slowCallRateThreshold must be within 0...1") }
+        if slowCallDuration <= .zero { try fail("slowCallDuration must be positive") }
+        if minimumCalls <= 0 { try fail("minimumCalls must be positive") }
+        if openDuration <= .zero { try fail("openDuration must be positive") }
+        if halfOpenProbes <= 0 { try fail("halfOpenProbes must be positive") }
+    }
+}

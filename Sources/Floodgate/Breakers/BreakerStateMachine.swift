@@ -1,0 +1,192 @@
+/// One circuit breaker's logic on caller-supplied times (nanoseconds since 1970): closed, open until a time, or
+/// half-open with a bounded number of probes. Pure: no clock, no I/O; the fleet-wide parts (sharing failures,
+/// publishing state changes, counting probes fleet-wide) feed it and read its transitions.
+struct BreakerStateMachine: Sendable, Hashable {
+    enum State: Sendable, Hashable {
+        case closed
+        case open(until: Int64)
+        case halfOpen(probesIssued: Int, probesSucceeded: Int)
+        case forcedOpen
+        case forcedClosed
+    }
+
+    enum Admission: Sendable, Hashable {
+        case allowed
+        /// Allowed as one of the half-open probes.
+        case probe
+        case refused(retryAt: Int64)
+    }
+
+    enum Outcome: Sendable, Hashable {
+        case success
+        case failure
+    }
+
+    let policy: BreakerPolicy
+    private(set) var state: State = .closed
+    private var window: OutcomeWindow
+
+    init(policy: BreakerPolicy) {
+        self.policy = policy
+        self.window = OutcomeWindow(policy.window)
+    }
+
+    /// Whether a call may go out at `now`. Moves open to half-open when the open time has passed.
+    mutating func admit(at now: Int64) -> Admission {
+        switch state {
+        case .closed, .forcedClosed:
+            return .allowed
+        case .forcedOpen:
+            return .refused(retryAt: .max)
+        case .open(let until):
+            guard now >= until else { return .refused(retryAt: until) }
+            state = .halfOpen(probesIssued: 1, probesSucceeded: 0)
+            return .probe
+        case .halfOpen(let issued, let succeeded):
+            guard issued < policy.halfOpenProbes else { return .refused(retryAt: now + policy.openDuration.nanoseconds / 10) }
+            state = .halfOpen(probesIssued: issued + 1, probesSucceeded: succeeded)
+            return .probe
+        }
+    }
+
+    /// Records a call's outcome and how long it took; returns the new state if it changed.
+    @discardableResult
+    mutating func record(_ outcome: Outcome, duration: Duration, at now: Int64) -> State? {
+        let slow = duration >= policy.slowCallDuration
+        switch state {
+        case .forcedOpen, .forcedClosed:
+            window.add(failure: outcome == .failure, slow: slow, at: now)
+            return nil
+        case .halfOpen(let issued, let succeeded):
+            if outcome == .failure || slow { return transition(to: .open(until: now + policy.openDuration.nanoseconds)) }
+            if succeeded + 1 >= policy.halfOpenProbes {
+                window.reset()
+                return transition(to: .closed)
+            }
+            state = .halfOpen(probesIssued: issued, probesSucceeded: succeeded + 1)
+            return nil
+        case .open:
+            return nil  // a late outcome of a call admitted before opening
+        case .closed:
+            window.add(failure: outcome == .failure, slow: slow, at: now)
+            let totals = window.totals(at: now)
+            guard totals.calls >= policy.minimumCalls else { return nil }
+            let failureRate = Double(totals.failures) / Double(totals.calls)
+            let slowRate = Double(totals.slow) / Double(totals.calls)
+            if failureRate >= policy.failureRateThreshold || slowRate >= policy.slowCallRateThreshold {
+                return transition(to: .open(until: now + policy.openDuration.nanoseconds))
+            }
+            return nil
+        }
+    }
+
+    /// Opens because another instance (or an operator) says so, until `until`.
+    @discardableResult
+    mutating func open(until: Int64) -> State? {
+        switch state {
+        case .forcedOpen, .forcedClosed: return nil
+        case .open(let current) where current >= until: return nil
+        default: return transition(to: .open(until: until))
+        }
+    }
+
+    /// Forces the breaker open or closed until ``release()``.
+    @discardableResult
+    mutating func force(open: Bool) -> State? { transition(to: open ? .forcedOpen : .forcedClosed) }
+
+    /// Ends a forced state: back to closed with an empty window.
+    @discardableResult
+    mutating func release() -> State? {
+        window.reset()
+        return transition(to: .closed)
+    }
+
+    private mutating func transition(to new: State) -> State? {
+        guard new != state else { return nil }
+        state = new
+        return new
+    }
+}
+
+/// Outcome counts over the last N calls or the last duration, in rings allocated once.
+struct OutcomeWindow: Sendable, Hashable {
+    struct Totals: Sendable, Hashable {
+        var calls = 0
+        var failures = 0
+        var slow = 0
+    }
+
+    /// Bucket length for a time window; 0 for a count window.
+    private let bucketLength: Int64
+    /// Count window: the last outcomes as bits (1 call, 2 failure, 4 slow), 0 for an empty place.
+    private var outcomes: [UInt8]
+    private var next = 0
+    /// Count window: the totals of `outcomes`.
+    private var running = Totals()
+    /// Time window: totals per bucket and the bucket number each holds.
+    private var buckets: [Totals]
+    private var bucketNumbers: [Int64]
+
+    init(_ window: BreakerPolicy.Window) {
+        switch window {
+        case .count(let calls):
+            bucketLength = 0
+            outcomes = Array(repeating: 0, count: calls)
+            buckets = []
+            bucketNumbers = []
+        case .time(let duration, let count):
+            bucketLength = max(1, duration.nanoseconds / Int64(count))
+            outcomes = []
+            buckets = Array(repeating: Totals(), count: count)
+            bucketNumbers = Array(repeating: .min, count: count)
+        }
+    }
+
+    mutating func add(failure: Bool, slow: Bool, at now: Int64) {
+        if bucketLength == 0 {
+            let old = outcomes[next]
+            if old != 0 {
+                running.calls -= 1
+                if old & 2 != 0 { running.failures -= 1 }
+                if old & 4 != 0 { running.slow -= 1 }
+            }
+            outcomes[next] = 1 | (failure ? 2 : 0) | (slow ? 4 : 0)
+            next = (next + 1) % outcomes.count
+            running.calls += 1
+            if failure { running.failures += 1 }
+            if slow { running.slow += 1 }
+            return
+        }
+        let number = now.floorDivided(by: bucketLength)
+        let position = Int((number % Int64(buckets.count) + Int64(buckets.count)) % Int64(buckets.count))
+        if bucketNumbers[position] != number {
+            bucketNumbers[position] = number
+            buckets[position] = Totals()
+        }
+        buckets[position].calls += 1
+        if failure { buckets[position].failures += 1 }
+        if slow { buckets[position].slow += 1 }
+    }
+
+    func totals(at now: Int64) -> Totals {
+        guard bucketLength > 0 else { return running }
+        let current = now.floorDivided(by: bucketLength)
+        var totals = Totals()
+        for position in buckets.indices where bucketNumbers[position] > current - Int64(buckets.count) {
+            totals.calls += buckets[position].calls
+            totals.failures += buckets[position].failures
+            totals.slow += buckets[position].slow
+        }
+        return totals
+    }
+
+    mutating func reset() {
+        running = Totals()
+        next = 0
+        for index in outcomes.indices { outcomes[index] = 0 }
+        for index in buckets.indices {
+            buckets[index] = Totals()
+            bucketNumbers[index] = .min
+        }
+    }
+}
