@@ -61,6 +61,11 @@ let package = Package(
             name: "FloodgateLocalRedis",
             swiftSettings: strictSettings
         ),
+        // Helpers shared by the test targets (seeded randomness).
+        .target(
+            name: "FloodgateTestSupport",
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "floodgate",
             dependencies: [
@@ -77,6 +82,7 @@ let package = Package(
             name: "FloodgateTests",
             dependencies: [
                 "Floodgate",
+                "FloodgateTestSupport",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSettings
@@ -86,6 +92,7 @@ let package = Package(
             name: "FloodgateIntegrationTests",
             dependencies: [
                 "Floodgate",
+                "FloodgateTestSupport",
                 "FloodgateRedis",
                 "FloodgateLocalRedis",
             ],

@@ -1,6 +1,7 @@
 import Floodgate
 import FloodgateLocalRedis
 import FloodgateRedis
+import FloodgateTestSupport
 import Testing
 
 /// Several instances with skewed clocks lease permits from one real Redis on virtual time; every window is then
@@ -153,18 +154,6 @@ struct GrantLedgerTests {
     }
 }
 
-/// SplitMix64: repeatable schedules from a seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Runs `body` with a client of a private redis-server, with timeouts generous enough for a loaded 2-core machine.
 func withRedis(_ body: (RedisClient) async throws -> Void) async throws {
