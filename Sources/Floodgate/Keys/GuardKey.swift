@@ -21,6 +21,10 @@ public struct GuardKey: Sendable, Hashable, CustomStringConvertible {
         try Self.validate(integration, part: "integration", allowSlash: false)
         try Self.validate(tenant, part: "tenant", allowSlash: false)
         if let operation { try Self.validate(operation, part: "operation", allowSlash: true) }
+        self.init(validatedIntegration: integration, tenant: tenant, operation: operation)
+    }
+
+    private init(validatedIntegration integration: String, tenant: String, operation: String?) {
         self.integration = integration
         self.tenant = tenant
         self.operation = operation
@@ -29,7 +33,7 @@ public struct GuardKey: Sendable, Hashable, CustomStringConvertible {
     /// The same integration and tenant without the operation: the scope shared by all of the tenant's operations.
     public var connection: GuardKey {
         guard operation != nil else { return self }
-        return try! GuardKey(integration: integration, tenant: tenant)  // both parts were validated already
+        return GuardKey(validatedIntegration: integration, tenant: tenant, operation: nil)
     }
 
     public var description: String {
