@@ -23,6 +23,11 @@ struct FixedWindowCounter: Sendable, Hashable {
         used += 1
         return .allowed
     }
+
+    /// Takes back the permit of a call allowed at `time` that did not go out after all.
+    mutating func undo(at time: Int64) {
+        if time.floorDivided(by: window) == windowIndex && used > 0 { used -= 1 }
+    }
 }
 
 extension Int64 {

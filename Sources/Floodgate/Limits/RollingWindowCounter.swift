@@ -28,6 +28,14 @@ struct RollingWindowCounter: Sendable, Hashable {
         return .allowed
     }
 
+    /// Takes back the permit of a call allowed at `time` that did not go out after all.
+    mutating func undo(at time: Int64) {
+        let slot = time.floorDivided(by: slotLength)
+        guard slot <= newestSlot, newestSlot - slot < Int64(counts.count), counts[ringIndex(slot)] > 0 else { return }
+        counts[ringIndex(slot)] -= 1
+        total -= 1
+    }
+
     /// Moves the ring forward to `slot`, forgetting slots that fell out of the window.
     private mutating func advance(to slot: Int64) {
         if newestSlot == .min || slot - newestSlot >= Int64(counts.count) {

@@ -21,4 +21,9 @@ struct TokenBucket: Sendable, Hashable {
         theoreticalArrival = arrival + interval
         return .allowed
     }
+
+    /// Takes back the token of the last call allowed, which did not go out after all.
+    mutating func undo() {
+        if theoreticalArrival != .min { theoreticalArrival -= interval }
+    }
 }
