@@ -28,6 +28,7 @@ let package = Package(
             dependencies: [
                 "ClientWorkloads",
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Floodgate", package: "floodgate"),
                 .product(name: "FloodgateRESP", package: "floodgate"),
                 .product(name: "FloodgateRedis", package: "floodgate"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -58,22 +58,21 @@ public final class LocalLimiter: Sendable {
     public func acquire(_ key: GuardKey, at time: WallInstant) -> Decision {
         let now = time.nanosecondsSince1970
         return states.withLock { states in
-            // Taken out and put back, so the key's states are uniquely referenced and mutate in place.
-            var entry = states.removeValue(forKey: key) ?? policies(key).map(makeState)
-            defer { states[key] = entry }
-            var refusal: Int64?
-            var taken = 0
-            while taken < entry.count {
-                if case .refused(let retryAt) = Self.tryAcquire(&entry[taken], at: now) {
-                    refusal = retryAt
-                    break
-                }
-                taken += 1
-            }
-            guard let refusal else { return .allowed }
-            for index in 0..<taken { Self.undo(&entry[index], at: now) }
-            return .refused(retryAt: WallInstant(nanosecondsSince1970: refusal))
+            // One hash lookup; the key's states are mutated in place.
+            Self.decide(&states[key, default: policies(key).map(makeState)], at: now)
         }
+    }
+
+    private static func decide(_ entry: inout [PolicyState], at now: Int64) -> Decision {
+        var taken = 0
+        while taken < entry.count {
+            if case .refused(let retryAt) = tryAcquire(&entry[taken], at: now) {
+                for index in 0..<taken { undo(&entry[index], at: now) }
+                return .refused(retryAt: WallInstant(nanosecondsSince1970: retryAt))
+            }
+            taken += 1
+        }
+        return .allowed
     }
 
     /// The number of keys with state (each holds a few counters; a rolling window a ring of 61).
