@@ -39,6 +39,7 @@ public final class RedisClient: Service, RedisCommandSending {
     let pubSub: RedisPubSubHub
     let tracking: RedisTrackingHub
     let dedicated: RedisDedicatedPool
+    private let pause: ReconnectPause
     private let state = Mutex(State())
 
     private struct State {
@@ -49,7 +50,6 @@ public final class RedisClient: Service, RedisCommandSending {
         /// Whether the client has been connected, or failed to connect, since `run()` began.
         var settled = false
         var connectionWaiters: [EventLoopPromise<RedisConnection>] = []
-        var sleeper: EventLoopPromise<Void>?
     }
 
     /// Makes a client. Nothing connects until ``run()``.
@@ -71,6 +71,7 @@ public final class RedisClient: Service, RedisCommandSending {
         self.pubSub = RedisPubSubHub(eventLoop: eventLoop, logger: logger)
         self.tracking = RedisTrackingHub(logger: logger)
         self.dedicated = RedisDedicatedPool(limit: configuration.dedicatedConnectionLimit)
+        self.pause = ReconnectPause(eventLoop: eventLoop)
     }
 
     // MARK: Sending
@@ -199,17 +200,16 @@ public final class RedisClient: Service, RedisCommandSending {
     private var isShutDown: Bool { state.withLock { $0.phase == .shutDown } }
 
     private func shutdown() {
-        let (connection, waiters, sleeper) = state.withLock { state in
-            let taken = (state.connection, state.connectionWaiters, state.sleeper)
+        let (connection, waiters) = state.withLock { state in
+            let taken = (state.connection, state.connectionWaiters)
             state.phase = .shutDown
             state.connection = nil
             state.connectionWaiters = []
-            state.sleeper = nil
             return taken
         }
         let error = RedisClientError(.clientShutdown, "the Redis client has shut down")
         for waiter in waiters { waiter.fail(error) }
-        sleeper?.succeed()
+        pause.cancel()
         pubSub.shutdown()
         tracking.finish()
         let drainTime = TimeAmount(configuration.commandTimeout ?? .seconds(2))
@@ -265,7 +265,7 @@ public final class RedisClient: Service, RedisCommandSending {
                 if error.code == .authentication || error.code == .tls {
                     logger.error("Redis rejected the connection: \(error.message)")
                 }
-                await sleep(configuration.reconnectBackoff.delay(attempt: attempt, using: &generator))
+                await pause.sleep(for: configuration.reconnectBackoff.delay(attempt: attempt, using: &generator))
             }
         }
     }
@@ -282,26 +282,6 @@ public final class RedisClient: Service, RedisCommandSending {
         guard let waiters else { return false }
         for waiter in waiters { waiter.succeed(connection) }
         return true
-    }
-
-    /// Waits for `duration`, or less if the client shuts down meanwhile.
-    func sleep(_ duration: Duration) async {
-        let promise = eventLoop.makePromise(of: Void.self)
-        let sleeping = state.withLock { state in
-            guard state.phase != .shutDown else { return false }
-            state.sleeper = promise
-            return true
-        }
-        guard sleeping else {
-            promise.succeed()
-            return
-        }
-        let timer = eventLoop.scheduleTask(in: TimeAmount(duration)) { promise.succeed() }
-        try? await promise.futureResult.get()
-        timer.cancel()
-        state.withLock { state in
-            if state.sleeper?.futureResult === promise.futureResult { state.sleeper = nil }
-        }
     }
 }
 

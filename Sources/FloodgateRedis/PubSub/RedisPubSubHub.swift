@@ -27,7 +27,6 @@ final class RedisPubSubHub: Sendable {
         var confirmedPatterns: Set<String> = []
         var waiters: [Waiter] = []
         var demand: EventLoopPromise<Void>?
-        var sleeper: EventLoopPromise<Void>?
         var shutDown = false
         var hasConnectedBefore = false
 
@@ -49,10 +48,12 @@ final class RedisPubSubHub: Sendable {
     private let eventLoop: any EventLoop
     private let logger: Logger
     private let state = Mutex(State())
+    private let pause: ReconnectPause
 
     init(eventLoop: any EventLoop, logger: Logger) {
         self.eventLoop = eventLoop
         self.logger = logger
+        self.pause = ReconnectPause(eventLoop: eventLoop)
     }
 
     /// Adds a subscription and returns once the server has confirmed every channel and pattern of it.
@@ -212,7 +213,7 @@ final class RedisPubSubHub: Sendable {
             } catch {
                 attempt += 1
                 logger.debug("pub/sub connection attempt failed", metadata: ["error": "\(error)"])
-                await sleep(client.configuration.reconnectBackoff.delay(attempt: attempt, using: &generator))
+                await pause.sleep(for: client.configuration.reconnectBackoff.delay(attempt: attempt, using: &generator))
             }
         }
     }
@@ -255,32 +256,17 @@ final class RedisPubSubHub: Sendable {
         return state.withLock { !$0.shutDown }
     }
 
-    private func sleep(_ duration: Duration) async {
-        let promise = eventLoop.makePromise(of: Void.self)
-        guard state.withLock({ state in
-            guard !state.shutDown else { return false }
-            state.sleeper = promise
-            return true
-        }) else {
-            promise.succeed()
-            return
-        }
-        let timer = eventLoop.scheduleTask(in: TimeAmount(duration)) { promise.succeed() }
-        try? await promise.futureResult.get()
-        timer.cancel()
-    }
-
     func shutdown() {
-        let (subscribers, connection, demand, sleeper, waiters) = state.withLock { state in
+        let (subscribers, connection, demand, waiters) = state.withLock { state in
             state.shutDown = true
             defer {
                 state.subscribers = [:]
                 state.waiters = []
             }
-            return (Array(state.subscribers.values), state.connection, state.demand, state.sleeper, state.waiters)
+            return (Array(state.subscribers.values), state.connection, state.demand, state.waiters)
         }
         demand?.succeed()
-        sleeper?.succeed()
+        pause.cancel()
         let error = RedisClientError(.clientShutdown, "the Redis client has shut down")
         for waiter in waiters { waiter.promise.fail(error) }
         for subscriber in subscribers { subscriber.continuation.finish() }
