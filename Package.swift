@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
     ],
     targets: [
         // RESP2/RESP3 values, encoder and decoder. Pure code over ByteBuffer: NIOCore only.
@@ -46,24 +47,22 @@ let package = Package(
             // Async APIs run on their caller's executor: a caller on the connection's event loop never hops.
             swiftSettings: strictSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
-        // The guards: keys, policies, provider response classification (and, next, limits, breakers, back-off).
+        // The guards: keys, policies, limits, fleet coordination, breakers, back-off, response classification.
         .target(
             name: "Floodgate",
             dependencies: [
                 "FloodgateRedis",
                 "FloodgateRESP",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
         // Starts and stops a private `redis-server` child on a free loopback port (tests, CLI's embedded default).
         .target(
             name: "FloodgateLocalRedis",
-            swiftSettings: strictSettings
-        ),
-        // Helpers shared by the test targets (seeded randomness).
-        .target(
-            name: "FloodgateTestSupport",
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -82,8 +81,8 @@ let package = Package(
             name: "FloodgateTests",
             dependencies: [
                 "Floodgate",
-                "FloodgateTestSupport",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Configuration", package: "swift-configuration"),
             ],
             swiftSettings: strictSettings
         ),
@@ -92,7 +91,6 @@ let package = Package(
             name: "FloodgateIntegrationTests",
             dependencies: [
                 "Floodgate",
-                "FloodgateTestSupport",
                 "FloodgateRedis",
                 "FloodgateLocalRedis",
             ],

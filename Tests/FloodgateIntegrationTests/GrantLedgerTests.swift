@@ -1,7 +1,6 @@
 import Floodgate
 import FloodgateLocalRedis
 import FloodgateRedis
-import FloodgateTestSupport
 import Testing
 
 /// Several instances with skewed clocks lease permits from one real Redis on virtual time; every window is then

@@ -1,5 +1,4 @@
 @testable import Floodgate
-import FloodgateTestSupport
 import Testing
 
 /// The local limit algorithms on explicit times: random schedules, then every window is checked.

@@ -1,5 +1,4 @@
 @testable import Floodgate
-import FloodgateTestSupport
 import Testing
 
 @Suite("Provider back-off")

@@ -24,6 +24,8 @@ struct BreakerStateMachine: Sendable, Hashable {
 
     let policy: BreakerPolicy
     private(set) var state: State = .closed
+    /// The end of the last open period: the fleet counts half-open probes per period.
+    private(set) var lastOpenUntil: Int64 = 0
     private var window: OutcomeWindow
 
     init(policy: BreakerPolicy) {
@@ -90,6 +92,28 @@ struct BreakerStateMachine: Sendable, Hashable {
         }
     }
 
+    /// Closes because the fleet's half-open probes succeeded (another instance says so).
+    @discardableResult
+    mutating func close() -> State? {
+        switch state {
+        case .open, .halfOpen:
+            window.reset()
+            return transition(to: .closed)
+        case .closed, .forcedOpen, .forcedClosed:
+            return nil
+        }
+    }
+
+    /// Takes back a probe admission that the fleet's probe budget did not allow.
+    mutating func cancelProbe() {
+        if case .halfOpen(let issued, let succeeded) = state, issued > 0 {
+            state = .halfOpen(probesIssued: issued - 1, probesSucceeded: succeeded)
+        }
+    }
+
+    /// The outcomes in the window at `now`.
+    func totals(at now: Int64) -> OutcomeWindow.Totals { window.totals(at: now) }
+
     /// Forces the breaker open or closed until ``release()``.
     @discardableResult
     mutating func force(open: Bool) -> State? { transition(to: open ? .forcedOpen : .forcedClosed) }
@@ -101,8 +125,15 @@ struct BreakerStateMachine: Sendable, Hashable {
         return transition(to: .closed)
     }
 
+    /// While half-open: the open period being probed.
+    var probeEpoch: Int64? {
+        if case .halfOpen = state { return lastOpenUntil }
+        return nil
+    }
+
     private mutating func transition(to new: State) -> State? {
         guard new != state else { return nil }
+        if case .open(let until) = new { lastOpenUntil = until }
         state = new
         return new
     }

@@ -17,4 +17,9 @@ public struct Lease: Sendable, Hashable {
         remaining -= 1
         return true
     }
+
+    /// Puts back one permit taken at `time` (while the lease was usable) for a call that did not go out.
+    public mutating func giveBack(at time: Int64, under ledger: GrantLedger) {
+        if ledger.isUsable(startSlot: startSlot, at: time) { remaining += 1 }
+    }
 }

@@ -40,6 +40,21 @@ public struct LeaseHolder: Sendable, Hashable {
         return allowed
     }
 
+    /// Installs what the ledger granted, without spending any of it (0 marks the slot as refused).
+    public mutating func install(_ granted: Int, startSlot: Int64) {
+        guard granted > 0 else {
+            refusedInSlot = startSlot
+            return
+        }
+        refusedInSlot = nil
+        lease = Lease(startSlot: startSlot, permits: granted)
+    }
+
+    /// Gives back one permit taken at `time` for a call that did not go out after all.
+    public mutating func giveBack(at time: Int64, under ledger: GrantLedger) {
+        lease?.giveBack(at: time, under: ledger)
+    }
+
     /// Drops the lease (returning its unused permits is the caller's choice) and returns it.
     public mutating func surrender() -> Lease? {
         defer { lease = nil }

@@ -46,6 +46,10 @@ public struct RedisKeySchema: Sendable, Hashable {
         return key.operation.map { "\(base):\($0)" } ?? base
     }
 
+    /// A key of state that belongs to the whole fleet (membership, open breakers and back-offs, the events channel),
+    /// all under the hash tag `{fleet}`: `<prefix>:{fleet}:<name>`.
+    public func fleetKey(_ name: String) -> String { "\(prefix):{fleet}:\(name)" }
+
     /// The Redis key holding `kind` state shared by the whole integration of `key` (its breaker).
     public func integrationKey(_ kind: Kind, for key: GuardKey) -> String {
         "\(prefix):{\(key.integration)}:\(kind.rawValue)"

@@ -2,13 +2,13 @@
 ///
 /// A pure state machine over caller-supplied times (nanoseconds since 1970); no clock, no allocation.
 struct FixedWindowCounter: Sendable, Hashable {
-    let limit: Int
+    var limit: Int
     let window: Int64
     private(set) var windowIndex: Int64 = .min
     private(set) var used = 0
 
     init(limit: Int, window: Int64) {
-        precondition(limit > 0 && window > 0, "validated by RateLimitPolicy")
+        precondition(limit >= 0 && window > 0, "validated by RateLimitPolicy")
         self.limit = limit
         self.window = window
     }

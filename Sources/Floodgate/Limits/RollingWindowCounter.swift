@@ -5,7 +5,7 @@
 /// more than `limit` calls: exact, at the price of a window effectively one slot longer. The counts live in a ring
 /// allocated once per key.
 struct RollingWindowCounter: Sendable, Hashable {
-    let limit: Int
+    var limit: Int
     let slotLength: Int64
     private var counts: [Int32]
     /// The slot index whose count is at `counts[slotIndex % counts.count]`; older entries are stale.
@@ -13,7 +13,7 @@ struct RollingWindowCounter: Sendable, Hashable {
     private var total = 0
 
     init(limit: Int, window: Int64, slots: Int = 60) {
-        precondition(limit > 0 && window > 0 && slots > 0, "validated by RateLimitPolicy")
+        precondition(limit >= 0 && window > 0 && slots > 0, "validated by RateLimitPolicy")
         self.limit = limit
         self.slotLength = max(1, window / Int64(slots))
         self.counts = Array(repeating: 0, count: slots + 1)

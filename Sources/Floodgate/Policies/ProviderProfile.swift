@@ -24,6 +24,13 @@ public struct ProviderProfile: Sendable, Hashable {
         return connectionLimits + (operationLimits[operation] ?? defaultOperationLimits)
     }
 
+    /// The policies kept for one scope: a connection key (no operation) has the connection's limits, shared by all
+    /// of its operations; an operation key has only that operation's own limits.
+    public func scopeLimits(for scope: GuardKey) -> [RateLimitPolicy] {
+        guard let operation = scope.operation else { return connectionLimits }
+        return operationLimits[operation] ?? defaultOperationLimits
+    }
+
     /// Validates every policy of the profile.
     public func validate() throws {
         for policy in connectionLimits + defaultOperationLimits + operationLimits.values.flatMap({ $0 }) {

@@ -1,4 +1,5 @@
-/// SplitMix64: a small seeded random number generator, so randomized tests replay the same schedule from a seed.
+/// SplitMix64: a small seeded random number generator. Floodgate draws back-off jitter from it (seeded by
+/// configuration for repeatable replays); randomized tests replay the same schedule from a seed.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
 

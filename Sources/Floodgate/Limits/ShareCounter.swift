@@ -1,0 +1,74 @@
+/// The calls an instance makes on its own share of one policy: a fixed or rolling window counter, a token bucket
+/// (local-only mode), or an in-flight count (concurrency). Its limit follows the share as membership changes.
+enum ShareCounter: Sendable, Hashable {
+    case fixed(FixedWindowCounter)
+    case rolling(RollingWindowCounter)
+    case bucket(TokenBucket)
+    case inFlight(used: Int, limit: Int)
+
+    mutating func tryAcquire(at now: Int64) -> LimitDecision {
+        switch self {
+        case .fixed(var counter):
+            self = .inFlight(used: 0, limit: 0)  // drop the enum's reference so the counter mutates in place
+            defer { self = .fixed(counter) }
+            return counter.tryAcquire(at: now)
+        case .rolling(var counter):
+            self = .inFlight(used: 0, limit: 0)
+            defer { self = .rolling(counter) }
+            return counter.tryAcquire(at: now)
+        case .bucket(var bucket):
+            self = .inFlight(used: 0, limit: 0)
+            defer { self = .bucket(bucket) }
+            return bucket.tryAcquire(at: now)
+        case .inFlight(let used, let limit):
+            guard used < limit else { return .refused(retryAt: .max) }
+            self = .inFlight(used: used + 1, limit: limit)
+            return .allowed
+        }
+    }
+
+    /// Takes back a permit taken at `time` (for a call that did not go out), or releases a finished call's
+    /// concurrency permit.
+    mutating func undo(at time: Int64) {
+        switch self {
+        case .fixed(var counter):
+            self = .inFlight(used: 0, limit: 0)
+            counter.undo(at: time)
+            self = .fixed(counter)
+        case .rolling(var counter):
+            self = .inFlight(used: 0, limit: 0)
+            counter.undo(at: time)
+            self = .rolling(counter)
+        case .bucket(var bucket):
+            self = .inFlight(used: 0, limit: 0)
+            bucket.undo()
+            self = .bucket(bucket)
+        case .inFlight(let used, let limit):
+            self = .inFlight(used: max(0, used - 1), limit: limit)
+        }
+    }
+
+    /// Sets the share (token buckets keep theirs: they exist only in local-only mode, where shares are fixed).
+    mutating func setLimit(_ limit: Int) {
+        switch self {
+        case .fixed(var counter):
+            self = .inFlight(used: 0, limit: 0)
+            counter.limit = limit
+            self = .fixed(counter)
+        case .rolling(var counter):
+            self = .inFlight(used: 0, limit: 0)
+            counter.limit = limit
+            self = .rolling(counter)
+        case .bucket:
+            break
+        case .inFlight(let used, _):
+            self = .inFlight(used: used, limit: limit)
+        }
+    }
+
+    /// Calls of a concurrency share still in flight (0 for windows).
+    var inFlight: Int {
+        if case .inFlight(let used, _) = self { return used }
+        return 0
+    }
+}

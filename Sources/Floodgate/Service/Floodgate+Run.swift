@@ -1,0 +1,271 @@
+import FloodgateRedis
+import Logging
+import ServiceLifecycle
+
+/// The background work of a running Floodgate: membership, the fleet's events, breaker evidence, Redis side effects
+/// of outcomes, and eviction of idle keys.
+extension Floodgate {
+    /// Runs until graceful shutdown (or cancellation); then leaves the fleet (its share stays counted by the others
+    /// while its calls can still lie in a window).
+    public func run() async throws {
+        let joinedAt = JoinRecord()
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.evictionLoop() }
+                guard let fleet = self.fleet else { return }
+                group.addTask { await self.membershipLoop(fleet, joined: joinedAt) }
+                group.addTask { await self.eventLoop(fleet) }
+                group.addTask { await self.workLoop(fleet) }
+                group.addTask { await self.reportLoop(fleet) }
+            }
+        }
+        workSink.finish()
+        if let fleet, let joined = joinedAt.value {
+            let now = clock.now().nanosecondsSince1970
+            _ = try? await fleet.heartbeat(joinedAt: joined, expiresAt: now, now: now, retention: retention, collect: false)
+        }
+    }
+
+    /// When this instance joined, once a heartbeat has recorded it.
+    final class JoinRecord: @unchecked Sendable {
+        // Written and read only by the membership loop, then read after it ended.
+        var value: Int64?
+    }
+
+    /// How long departed members stay in the membership set: as long as any policy can still count them.
+    var retention: Int64 {
+        let windows = ([configuration.defaultProfile] + Array(configuration.profiles.values)).flatMap { profile in
+            profile.connectionLimits + profile.defaultOperationLimits + profile.operationLimits.values.flatMap { $0 }
+        }.map { PolicyPlan($0, fleetSize: 1, shareFraction: 1, skew: .zero).window }
+        return (windows.max() ?? 0) + configuration.membershipTTL.nanoseconds + configuration.maximumClockSkew.nanoseconds
+    }
+
+    // MARK: Membership
+
+    /// Renews membership every heartbeat and reads the fleet's; while Redis is unhealthy, tries every recovery
+    /// interval (an attempt on a disconnected client sends nothing). The first view after an outage keeps the last
+    /// one's counts as a floor (see ``MembershipView``), and the fleet's state is read again.
+    func membershipLoop(_ fleet: FleetRedis, joined: JoinRecord) async {
+        let heartbeat = configuration.heartbeatInterval.nanoseconds
+        let ttl = configuration.membershipTTL.nanoseconds
+        var nextHeartbeat = Int64.min
+        var beats = 0
+        while !Task.isCancelled {
+            let now = clock.now().nanosecondsSince1970
+            let healthy = engine.withLock { $0.healthy }
+            if !healthy || now >= nextHeartbeat {
+                do {
+                    let joinedAt = joined.value ?? now
+                    let members = try await fleet.heartbeat(
+                        joinedAt: joinedAt,
+                        expiresAt: now + ttl,
+                        now: now,
+                        retention: retention,
+                        collect: beats % 10 == 0
+                    )
+                    joined.value = joinedAt
+                    beats += 1
+                    let recovered = engine.withLock { engine -> Bool in
+                        let recovering = !engine.healthy && engine.view != nil
+                        let view = MembershipView(
+                            members: members,
+                            takenAt: now,
+                            selfID: configuration.instanceID,
+                            previous: recovering ? engine.view : nil,
+                            floorFor: heartbeat + configuration.maximumClockSkew.nanoseconds
+                        )
+                        engine.install(view: view)
+                        return recovering
+                    }
+                    if recovered {
+                        logger.notice("Redis answers again: back to shared mode")
+                        await resynchronize(fleet)
+                    }
+                    nextHeartbeat = now + heartbeat
+                } catch {
+                    coordinationFailed(error, doing: "a membership heartbeat")
+                }
+            }
+            let wake = engine.withLock { $0.healthy } ? nextHeartbeat : now + configuration.recoveryInterval.nanoseconds
+            do {
+                try await clock.sleep(until: WallInstant(nanosecondsSince1970: max(wake, now + 1)))
+            } catch {
+                return
+            }
+        }
+    }
+
+    // MARK: Events
+
+    /// Listens to the fleet's channel and applies other instances' events; after (re)subscribing, reads the state
+    /// hash so nothing published meanwhile is missed.
+    func eventLoop(_ fleet: FleetRedis) async {
+        while !Task.isCancelled {
+            do {
+                let subscription = try await fleet.client.subscribe(to: [fleet.eventsChannel], component: .breaker)
+                await resynchronize(fleet)
+                for await event in subscription {
+                    switch event {
+                    case .message(let message):
+                        guard let (fleetEvent, origin) = FleetEvent.parse(message.text),
+                            origin != configuration.instanceID
+                        else { continue }
+                        let now = clock.now().nanosecondsSince1970
+                        engine.withLock { $0.apply(fleetEvent, at: now) }
+                    case .reconnected:
+                        await resynchronize(fleet)
+                    }
+                }
+                return  // the subscription ends only when the client shuts down
+            } catch {
+                do {
+                    try await clock.sleep(until: clock.now().advanced(by: configuration.recoveryInterval))
+                } catch {
+                    return
+                }
+            }
+        }
+    }
+
+    /// Applies the breakers and back-offs in force, as the fleet's state hash records them (one `HGETALL`).
+    func resynchronize(_ fleet: FleetRedis) async {
+        do {
+            let events = try await fleet.currentEvents(component: .breaker)
+            let now = clock.now().nanosecondsSince1970
+            engine.withLock { engine in
+                for event in events { engine.apply(event, at: now) }
+            }
+        } catch {
+            coordinationFailed(error, doing: "reading the fleet's state")
+        }
+    }
+
+    // MARK: Side effects
+
+    /// Does the Redis work outcomes leave behind: publishing events, releasing leases, counting probes.
+    func workLoop(_ fleet: FleetRedis) async {
+        for await item in work {
+            do {
+                switch item {
+                case .publish(let event):
+                    let now = clock.now().nanosecondsSince1970
+                    let keepFor: Int64
+                    switch event {
+                    case .breakerOpened(_, let until), .backoff(_, _, let until): keepFor = until - now
+                    case .breakerClosed, .breakerForced: keepFor = 86_400_000_000_000
+                    }
+                    let component: RedisComponent
+                    if case .backoff = event { component = .backoff } else { component = .breaker }
+                    try await fleet.publish(event, keepFor: max(1_000_000_000, keepFor), component: component)
+                case .releaseConcurrency(let scope, let position, let lease):
+                    let index = engine.withLock { $0.index(of: position, in: scope) }
+                    try await fleet.releaseConcurrencyLease(key: concurrencyKey(scope, index: index), lease: lease)
+                case .probeSucceeded(let integration, let epoch):
+                    let policy = configuration.breakerPolicy(for: integration)
+                    let key = try GuardKey(integration: integration, tenant: "fleet")
+                    if try await fleet.probeSucceeded(
+                        key: fleet.schema.integrationKey(.breaker, for: key),
+                        epoch: epoch,
+                        probes: policy.halfOpenProbes
+                    ) {
+                        let now = clock.now().nanosecondsSince1970
+                        let event = FleetEvent.breakerClosed(integration: integration)
+                        engine.withLock { $0.apply(event, at: now) }
+                        try await fleet.publish(event, keepFor: 1_000_000_000, component: .breaker)
+                    }
+                }
+            } catch {
+                coordinationFailed(error, doing: "publishing to the fleet")
+            }
+        }
+    }
+
+    // MARK: Breaker evidence
+
+    /// Every report interval, sends the fleet the windows of breakers whose local failure or slow-call rate has
+    /// reached the report fraction of a threshold, and opens a breaker everywhere when the fleet's sums trip it.
+    func reportLoop(_ fleet: FleetRedis) async {
+        let fraction = configuration.breakerReportFraction
+        while !Task.isCancelled {
+            let now = clock.now().nanosecondsSince1970
+            let reports = engine.withLock { engine -> [(String, OutcomeWindow.Totals, BreakerPolicy)] in
+                guard engine.healthy else { return [] }
+                var reports: [(String, OutcomeWindow.Totals, BreakerPolicy)] = []
+                for name in engine.breakers.keys {
+                    guard let entry = engine.breakers[name], entry.unreported, entry.machine.state == .closed else { continue }
+                    engine.breakers[name]?.unreported = false
+                    let totals = entry.machine.totals(at: now)
+                    let policy = entry.machine.policy
+                    guard totals.calls > 0 else { continue }
+                    let failureRate = Double(totals.failures) / Double(totals.calls)
+                    let slowRate = Double(totals.slow) / Double(totals.calls)
+                    if failureRate >= policy.failureRateThreshold * fraction || slowRate >= policy.slowCallRateThreshold * fraction {
+                        reports.append((name, totals, policy))
+                    }
+                }
+                return reports
+            }
+            for (integration, totals, policy) in reports {
+                do {
+                    let key = try GuardKey(integration: integration, tenant: "fleet")
+                    let fleetTotals = try await fleet.reportBreaker(
+                        key: fleet.schema.integrationKey(.breaker, for: key),
+                        totals: totals,
+                        now: now,
+                        window: policy.reportWindow
+                    )
+                    guard fleetTotals.calls >= policy.minimumCalls else { continue }
+                    let failureRate = Double(fleetTotals.failures) / Double(fleetTotals.calls)
+                    let slowRate = Double(fleetTotals.slow) / Double(fleetTotals.calls)
+                    guard failureRate >= policy.failureRateThreshold || slowRate >= policy.slowCallRateThreshold else {
+                        continue
+                    }
+                    let until = now + policy.openDuration.nanoseconds
+                    let opened = engine.withLock { engine in
+                        engine.withBreaker(integration) { $0.machine.open(until: until) } != nil
+                    }
+                    if opened {
+                        logger.notice(
+                            "breaker opened on the fleet's evidence",
+                            metadata: ["integration": "\(integration)", "calls": "\(fleetTotals.calls)", "failures": "\(fleetTotals.failures)"]
+                        )
+                        try await fleet.publish(.breakerOpened(integration: integration, until: until), keepFor: until - now, component: .breaker)
+                    }
+                } catch {
+                    coordinationFailed(error, doing: "reporting breaker evidence")
+                }
+            }
+            do {
+                try await clock.sleep(until: clock.now().advanced(by: configuration.breakerReportInterval))
+            } catch {
+                return
+            }
+        }
+    }
+
+    // MARK: Eviction
+
+    /// Drops idle keys every quarter of the idle timeout.
+    func evictionLoop() async {
+        while !Task.isCancelled {
+            do {
+                try await clock.sleep(until: clock.now().advanced(by: configuration.idleKeyTimeout / 4))
+            } catch {
+                return
+            }
+            let now = clock.now().nanosecondsSince1970
+            let evicted = engine.withLock { $0.evictIdle(at: now) }
+            if evicted > 0 { logger.debug("evicted idle keys", metadata: ["count": "\(evicted)"]) }
+        }
+    }
+}
+
+extension BreakerPolicy {
+    /// How long a reported window counts in the fleet's sums: the time window, or a minute for count windows.
+    var reportWindow: Int64 {
+        switch window {
+        case .time(let duration, _): return duration.nanoseconds
+        case .count: return 60_000_000_000
+        }
+    }
+}

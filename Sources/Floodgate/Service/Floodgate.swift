@@ -1,0 +1,248 @@
+import FloodgateRedis
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Guards a fleet's calls to third-party APIs: rate limits exact across the fleet, circuit breakers and provider
+/// back-off shared by every instance, with no Redis command on the decision path while an instance holds capacity.
+///
+/// Run it as a `Service` (its `run()` keeps membership, listens for the fleet's events and reports breaker evidence),
+/// next to the `RedisClient` it uses:
+///
+/// ```swift
+/// let floodgate = try Floodgate(configuration: configuration, store: .redis(client), logger: logger)
+/// let group = ServiceGroup(services: [client, floodgate], logger: logger)
+/// // elsewhere:
+/// let reply = try await floodgate.call(try GuardKey(integration: "slack", tenant: team)) { try await send() }
+/// ```
+///
+/// With ``FloodgateStore/memory`` or `suspendRedis`, it sends no Redis command at all: each instance enforces its
+/// configured share of every limit. See `docs/ARCHITECTURE.md` for the coordination design.
+public final class Floodgate: Service, Sendable {
+    public let configuration: FloodgateConfiguration
+    let clock: FloodgateClock
+    let logger: Logger
+    let fleet: FleetRedis?
+    let engine: Mutex<GuardEngine>
+    let work: AsyncStream<FleetWork>
+    let workSink: AsyncStream<FleetWork>.Continuation
+
+    /// Makes a Floodgate. Nothing is sent to Redis before ``run()``.
+    ///
+    /// - Parameters:
+    ///   - configuration: limits, breakers, fleet and timing; validated here.
+    ///   - store: `.redis(client)` to coordinate the fleet, `.memory` for local-only mode.
+    ///   - clock: the time of every decision (a `ManualClock` for tests and replays).
+    /// - Throws: ``FloodgateError`` `.invalidConfiguration` naming the bad field.
+    public init<C: Clock>(
+        configuration: FloodgateConfiguration,
+        store: FloodgateStore,
+        clock: C = WallClock(),
+        logger: Logger = Logger(label: "floodgate")
+    ) throws where C.Instant == WallInstant, C: Sendable {
+        try configuration.validate()
+        self.configuration = configuration
+        self.clock = FloodgateClock(clock)
+        var logger = logger
+        logger[metadataKey: "floodgate.instance"] = "\(configuration.instanceID)"
+        self.logger = logger
+        let schema = try RedisKeySchema(prefix: configuration.keyPrefix)
+        let localOnly: Bool
+        switch store {
+        case .redis(let client) where !configuration.suspendRedis:
+            fleet = FleetRedis(client: client, schema: schema, instanceID: configuration.instanceID)
+            localOnly = false
+        case .redis, .memory:
+            fleet = nil
+            localOnly = true
+        }
+        engine = Mutex(
+            GuardEngine(
+                settings: GuardEngine.Settings(
+                    configuration: configuration,
+                    localOnly: localOnly,
+                    skew: configuration.maximumClockSkew.nanoseconds,
+                    heartbeat: configuration.heartbeatInterval.nanoseconds,
+                    idleTimeout: configuration.idleKeyTimeout.nanoseconds,
+                    jitter: configuration.backoffJitter.nanoseconds
+                )
+            )
+        )
+        (work, workSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+    }
+
+    /// Whether this instance coordinates through Redis (`shared`), runs on its own because Redis is unreachable
+    /// (`degraded`), or never uses Redis (`localOnly`: `SUSPEND_REDIS` or the memory store).
+    public enum Mode: String, Sendable, Hashable {
+        case shared
+        case degraded
+        case localOnly
+    }
+
+    /// The current mode.
+    public var mode: Mode {
+        guard fleet != nil else { return .localOnly }
+        return engine.withLock { $0.healthy } ? .shared : .degraded
+    }
+
+    // MARK: Guarding calls
+
+    /// Gets permission for one call on `key`.
+    ///
+    /// Decides locally while this instance holds capacity; otherwise borrows from the fleet's pool (one script call,
+    /// shared by concurrent callers). With `waitingUpTo`, a refusal whose retry time falls within the wait is waited
+    /// out on the clock; without, refusals throw at once.
+    ///
+    /// - Throws: ``FloodgateError`` `.rateLimited`, `.breakerOpen` or `.providerBackoff`, with the retry time.
+    public func acquire(_ key: GuardKey, waitingUpTo wait: Duration? = nil) async throws -> FloodgatePermit {
+        let deadline = wait.map { clock.now().advanced(by: $0) }
+        var preHeld: [Int: String] = [:]
+        while true {
+            let now = clock.now().nanosecondsSince1970
+            let step = engine.withLock { $0.decide(key, at: now, preHeld: preHeld) }
+            switch step {
+            case .allowed(let permit, let needsFleetProbe):
+                guard needsFleetProbe, let epoch = permit.probeEpoch else { return permit }
+                if await fleetProbeGranted(permit, epoch: epoch) { return permit }
+                record(permit, .cancelled)
+                let error = FloodgateError(
+                    .breakerOpen,
+                    "the breaker of \(key.integration) is half-open and the fleet's probes are out",
+                    retryAt: WallInstant(nanosecondsSince1970: now).advanced(by: configuration.breakerReportInterval)
+                )
+                try await waitOrThrow(error, deadline: deadline)
+            case .refused(let error):
+                releasePoolLeases(preHeld, key: key)
+                preHeld = [:]
+                try await waitOrThrow(error, deadline: deadline)
+            case .needsGrant(let scope, let position, let startSlot):
+                await grant(scope: scope, position: position, startSlot: startSlot)
+            case .needsConcurrencyLease(let scope, let position):
+                if let lease = await concurrencyLease(scope: scope, position: position, at: now) {
+                    preHeld[position] = lease
+                } else {
+                    releasePoolLeases(preHeld, key: key)
+                    preHeld = [:]
+                    let error = FloodgateError(
+                        .rateLimited,
+                        "\(key): every concurrency permit is in use",
+                        retryAt: WallInstant(nanosecondsSince1970: now + 100_000_000)
+                    )
+                    try await waitOrThrow(error, deadline: deadline)
+                }
+            }
+        }
+    }
+
+    private func waitOrThrow(_ error: FloodgateError, deadline: WallInstant?) async throws {
+        guard let deadline, let retryAt = error.retryAt, retryAt <= deadline else { throw error }
+        try await clock.sleep(until: retryAt)
+    }
+
+    /// Records how a call went: releases its concurrency permits, feeds the breaker, and on a throttle holds the
+    /// whole fleet back from the tenant connection. Slow calls are recognised from the time since the permit.
+    public func record(_ permit: FloodgatePermit, _ outcome: CallOutcome, duration: Duration? = nil) {
+        let now = clock.now().nanosecondsSince1970
+        let elapsed = duration ?? .nanoseconds(now - permit.acquiredAt.nanosecondsSince1970)
+        var effects: [FleetWork] = []
+        engine.withLock { engine in
+            let cancelled: Bool
+            if case .cancelled = outcome { cancelled = true } else { cancelled = false }
+            for release in engine.release(permit, giveBackWindows: cancelled, at: now) {
+                effects.append(.releaseConcurrency(scope: release.scope, position: release.position, lease: release.lease))
+            }
+            let integration = permit.key.integration
+            switch outcome {
+            case .cancelled:
+                if permit.isProbe { engine.withBreaker(integration) { $0.machine.cancelProbe() } }
+            case .ignored:
+                break
+            case .throttled(let retryAfter):
+                let wait = retryAfter ?? .seconds(30)
+                if let event = engine.throttle(permit.key, until: now + max(.zero, wait).nanoseconds, at: now) {
+                    effects.append(.publish(event))
+                }
+            case .success, .failure:
+                let failed: Bool
+                if case .failure = outcome { failed = true } else { failed = false }
+                let change = engine.withBreaker(integration) { entry -> BreakerStateMachine.State? in
+                    let change = entry.machine.record(failed ? .failure : .success, duration: elapsed, at: now)
+                    if failed || elapsed >= entry.machine.policy.slowCallDuration { entry.unreported = true }
+                    return change
+                }
+                switch change {
+                case .open(let until)?:
+                    effects.append(.publish(.breakerOpened(integration: integration, until: until)))
+                case .closed?:
+                    effects.append(.publish(.breakerClosed(integration: integration)))
+                default:
+                    if let epoch = permit.probeEpoch, !failed {
+                        effects.append(.probeSucceeded(integration: integration, epoch: epoch))
+                    }
+                }
+            }
+        }
+        guard fleet != nil else { return }
+        for effect in effects { workSink.yield(effect) }
+    }
+
+    /// Runs `body` under a permit for `key` and records its outcome: success when it returns, failure when it
+    /// throws (a `CancellationError` gives the permits back instead).
+    public func call<Result: Sendable>(
+        _ key: GuardKey,
+        waitingUpTo wait: Duration? = nil,
+        _ body: () async throws -> Result
+    ) async throws -> Result {
+        let permit = try await acquire(key, waitingUpTo: wait)
+        do {
+            let result = try await body()
+            record(permit, .success)
+            return result
+        } catch is CancellationError {
+            record(permit, .cancelled)
+            throw CancellationError()
+        } catch {
+            record(permit, .failure)
+            throw error
+        }
+    }
+
+    // MARK: Operating breakers
+
+    /// Forces an integration's breaker open (`true`) or closed (`false`) on every instance, or releases it (`nil`).
+    public func forceBreaker(_ integration: String, open: Bool?) async throws {
+        _ = try GuardKey(integration: integration, tenant: "t")
+        let event = FleetEvent.breakerForced(integration: integration, open: open)
+        let now = clock.now().nanosecondsSince1970
+        engine.withLock { $0.apply(event, at: now) }
+        if let fleet {
+            try await fleet.publish(event, keepFor: 86_400_000_000_000, component: .breaker)
+        }
+    }
+
+    /// The breaker state of an integration, as this instance sees it.
+    public func breakerState(of integration: String) -> BreakerState {
+        engine.withLock { engine in
+            guard let machine = engine.breakers[integration]?.machine else { return .closed }
+            switch machine.state {
+            case .closed: return .closed
+            case .open(let until): return .open(until: WallInstant(nanosecondsSince1970: until))
+            case .halfOpen: return .halfOpen
+            case .forcedOpen: return .forcedOpen
+            case .forcedClosed: return .forcedClosed
+            }
+        }
+    }
+
+    /// The number of keys (scopes) with state in memory.
+    public var keyCount: Int { engine.withLock { $0.scopes.count } }
+}
+
+/// A circuit breaker's state as reported by ``Floodgate/breakerState(of:)``.
+public enum BreakerState: Sendable, Hashable {
+    case closed
+    case open(until: WallInstant)
+    case halfOpen
+    case forcedOpen
+    case forcedClosed
+}

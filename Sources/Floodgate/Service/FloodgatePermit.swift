@@ -1,0 +1,25 @@
+/// Permission for one call on a key, from ``Floodgate/acquire(_:waitingUpTo:)``. Record its outcome exactly once
+/// with ``Floodgate/record(_:_:duration:)``: that releases concurrency permits and feeds the breaker.
+public struct FloodgatePermit: Sendable {
+    /// The key the call is for.
+    public let key: GuardKey
+    /// When it was allowed.
+    public let acquiredAt: WallInstant
+    /// Whether the call is one of its breaker's half-open probes.
+    public var isProbe: Bool { probeEpoch != nil }
+
+    /// For a probe: the end of the open period it probes (the fleet counts probes per period).
+    let probeEpoch: Int64?
+    /// Which window permits came from a pool lease (bit per policy position) rather than the instance's share.
+    let leaseMask: UInt64
+    /// Concurrency permits held (empty unless the key has a concurrency limit).
+    let concurrency: [ConcurrencyHold]
+}
+
+/// One concurrency permit held by a call: from the instance's share, or a lease of the fleet's pool in Redis.
+struct ConcurrencyHold: Sendable, Hashable {
+    let scope: GuardKey
+    let position: Int
+    /// The pool lease's id, or nil when the permit came from the instance's share.
+    let poolLease: String?
+}

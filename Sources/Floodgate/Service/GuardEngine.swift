@@ -1,0 +1,386 @@
+/// All of one instance's guard state and its decisions, as pure synchronous code on caller-supplied times: limits
+/// per scope, breakers per integration, back-offs per tenant connection, the membership view. ``Floodgate`` keeps
+/// it behind one mutex and does the Redis work its decisions ask for.
+struct GuardEngine: Sendable {
+    /// What the engine needs of the configuration, resolved once.
+    struct Settings: Sendable {
+        let configuration: FloodgateConfiguration
+        /// Local-only mode: fixed index-based shares, no pool, no Redis.
+        let localOnly: Bool
+        let skew: Int64
+        let heartbeat: Int64
+        let idleTimeout: Int64
+        let jitter: Int64
+
+        /// The instance's fixed share of a count in local-only mode: `⌊L/N⌋`, plus one for the first `L mod N`.
+        func localShare(_ limit: Int) -> Int {
+            let size = configuration.fleetSize
+            return limit / size + (configuration.instanceIndex < limit % size ? 1 : 0)
+        }
+
+        func makeScope(_ key: GuardKey, at now: Int64) -> Scope {
+            let policies = (configuration.profiles[key.integration] ?? configuration.defaultProfile).scopeLimits(for: key)
+            let fixedShare: ((Int) -> Int)? = localOnly ? { limit in self.localShare(limit) } : nil
+            let guards = policies.map { (policy: RateLimitPolicy) -> PolicyGuard in
+                let plan = PolicyPlan(
+                    policy,
+                    fleetSize: configuration.fleetSize,
+                    shareFraction: configuration.shareFraction,
+                    skew: .nanoseconds(skew)
+                )
+                return PolicyGuard(plan: plan, share: plan.makeShareCounter(localShare: fixedShare))
+            }
+            let longest = guards.map { $0.plan.window }.max() ?? 0
+            return Scope(guards: guards, lastUsed: now, keepFor: longest + skew)
+        }
+    }
+
+    /// The guards of one scope: a tenant connection (with its back-off) or one operation of it.
+    struct Scope: Sendable {
+        var guards: [PolicyGuard]
+        var backoff = ProviderBackoff()
+        var lastUsed: Int64
+        /// How long the scope's counts matter after its last use.
+        let keepFor: Int64
+        /// The membership epoch its shares were computed at, and when they must be computed again.
+        var epoch = -1
+        var recheckAt: Int64 = .max
+
+        var isIdle: Bool {
+            guards.allSatisfy { $0.share.inFlight == 0 && $0.pendingGrant == nil } && backoff.until == nil
+        }
+    }
+
+    struct PolicyGuard: Sendable {
+        let plan: PolicyPlan
+        var share: ShareCounter
+        var holder = LeaseHolder()
+        var pendingGrant: Task<Void, Never>?
+    }
+
+    struct BreakerEntry: Sendable {
+        var machine: BreakerStateMachine
+        /// New outcomes since the last report to the fleet.
+        var unreported = false
+    }
+
+    /// What the membership view says, copied out for share computations.
+    struct ShareContext {
+        let view: MembershipView?
+        let healthy: Bool
+        let epoch: Int
+    }
+
+    /// The answer to one step of a decision.
+    enum Step: Sendable {
+        case allowed(FloodgatePermit, needsFleetProbe: Bool)
+        case refused(FloodgateError)
+        /// The pool must be asked for a grant for this policy, then the decision retried.
+        case needsGrant(scope: GuardKey, position: Int, startSlot: Int64)
+        /// The pool must be asked for a concurrency lease for this policy, then the decision retried.
+        case needsConcurrencyLease(scope: GuardKey, position: Int)
+    }
+
+    let settings: Settings
+    var scopes: [GuardKey: Scope] = [:]
+    var breakers: [String: BreakerEntry] = [:]
+    var view: MembershipView?
+    /// Whether Redis answered the last coordination command (fleet mode only).
+    var healthy = false
+    /// Bumped whenever the view or health changes, so scopes recompute their shares.
+    var epoch = 0
+    var generator: SeededGenerator
+    var leaseCounter = 0
+
+    init(settings: Settings) {
+        self.settings = settings
+        self.generator = SeededGenerator(seed: settings.configuration.randomSeed ?? UInt64.random(in: 0...UInt64.max))
+    }
+
+    // MARK: Deciding
+
+    /// Decides a call on `key` at `now`. `preHeld` are pool concurrency leases already taken for this call, by
+    /// position (scope-major: the connection's policies first).
+    mutating func decide(_ key: GuardKey, at now: Int64, preHeld: [Int: String]) -> Step {
+        let settings = self.settings
+        let context = ShareContext(view: view, healthy: healthy, epoch: epoch)
+        let connection = key.connection
+        // A provider's back-off first: it costs nothing to check and spends nothing.
+        if case .refused(let until) = scopes[connection, default: settings.makeScope(connection, at: now)].backoff.admit(at: now) {
+            return .refused(
+                FloodgateError(
+                    .providerBackoff,
+                    "the provider asked to back off \(connection)",
+                    retryAt: WallInstant(nanosecondsSince1970: until)
+                )
+            )
+        }
+        // Then the breaker, so a refused call spends no window permit.
+        let breakerPolicy = settings.configuration.breakerPolicy(for: key.integration)
+        let admission = breakers[key.integration, default: BreakerEntry(machine: BreakerStateMachine(policy: breakerPolicy))]
+            .machine.admit(at: now)
+        var probe: Int64? = nil
+        switch admission {
+        case .allowed:
+            break
+        case .probe:
+            probe = breakers[key.integration]?.machine.probeEpoch ?? now
+        case .refused(let until):
+            return .refused(
+                FloodgateError(
+                    .breakerOpen,
+                    "the breaker of \(key.integration) is open",
+                    retryAt: until == .max ? nil : WallInstant(nanosecondsSince1970: until)
+                )
+            )
+        }
+        var mask: UInt64 = 0
+        var holds: [ConcurrencyHold] = []
+        var refusal = Self.take(
+            &scopes[connection, default: settings.makeScope(connection, at: now)], key: connection, base: 0, at: now,
+            settings: settings, context: context, preHeld: preHeld, mask: &mask, holds: &holds
+        )
+        if case .none = refusal, key.operation != nil {
+            let base = scopes[connection]?.guards.count ?? 0
+            refusal = Self.take(
+                &scopes[key, default: settings.makeScope(key, at: now)], key: key, base: base, at: now,
+                settings: settings, context: context, preHeld: preHeld, mask: &mask, holds: &holds
+            )
+            if case .some = refusal, let count = scopes[connection]?.guards.count {
+                Self.undo(&scopes[connection]!, base: 0, count: count, mask: mask, preHeld: preHeld, at: now)
+            }
+        }
+        if let refusal {
+            if probe != nil { breakers[key.integration]?.machine.cancelProbe() }
+            return refusal
+        }
+        let permit = FloodgatePermit(
+            key: key,
+            acquiredAt: WallInstant(nanosecondsSince1970: now),
+            probeEpoch: probe,
+            leaseMask: mask,
+            concurrency: holds
+        )
+        return .allowed(permit, needsFleetProbe: probe != nil && !settings.localOnly && context.healthy)
+    }
+
+    /// Takes a permit of every policy of one scope; on a refusal gives back what it took and says why.
+    private static func take(
+        _ scope: inout Scope,
+        key: GuardKey,
+        base: Int,
+        at now: Int64,
+        settings: Settings,
+        context: ShareContext,
+        preHeld: [Int: String],
+        mask: inout UInt64,
+        holds: inout [ConcurrencyHold]
+    ) -> Step? {
+        scope.lastUsed = now
+        refreshShares(&scope, at: now, settings: settings, context: context)
+        for index in scope.guards.indices {
+            let position = base + index
+            let plan = scope.guards[index].plan
+            if plan.kind == .concurrency, let lease = preHeld[position] {
+                holds.append(ConcurrencyHold(scope: key, position: position, poolLease: lease))
+                continue
+            }
+            let shareDecision = scope.guards[index].share.tryAcquire(at: now)
+            if case .allowed = shareDecision {
+                if plan.kind == .concurrency { holds.append(ConcurrencyHold(scope: key, position: position, poolLease: nil)) }
+                continue
+            }
+            func refusal(_ retryAt: Int64?) -> Step {
+                undo(&scope, base: base, count: index, mask: mask, preHeld: preHeld, at: now)
+                return .refused(
+                    FloodgateError(
+                        .rateLimited,
+                        "\(key): limit \(plan.policy) is used up",
+                        retryAt: retryAt.map { WallInstant(nanosecondsSince1970: $0) }
+                    )
+                )
+            }
+            var shareRetry: Int64? = nil
+            if case .refused(let retryAt) = shareDecision, retryAt != .max { shareRetry = retryAt }
+            guard !settings.localOnly, context.healthy, plan.poolLimit > 0 else {
+                return refusal(shareRetry ?? (plan.kind == .concurrency ? nil : now + plan.window))
+            }
+            if plan.kind == .concurrency {
+                undo(&scope, base: base, count: index, mask: mask, preHeld: preHeld, at: now)
+                return .needsConcurrencyLease(scope: key, position: position)
+            }
+            guard let ledger = plan.ledger else { return refusal(shareRetry) }
+            switch scope.guards[index].holder.take(at: now, under: ledger) {
+            case .allowed:
+                mask |= 1 << UInt64(position)
+            case .refused(let retryAt):
+                return refusal(min(retryAt, shareRetry ?? .max))
+            case .needsGrant(let startSlot):
+                undo(&scope, base: base, count: index, mask: mask, preHeld: preHeld, at: now)
+                return .needsGrant(scope: key, position: position, startSlot: startSlot)
+            }
+        }
+        return nil
+    }
+
+    /// Gives back the permits of the first `count` policies of a scope, taken at `time`: window permits to the share
+    /// or the lease they came from, concurrency permits to the share (pool leases, `preHeld`, are the caller's).
+    static func undo(_ scope: inout Scope, base: Int, count: Int, mask: UInt64, preHeld: [Int: String], at time: Int64) {
+        for index in 0..<count {
+            let position = base + index
+            if scope.guards[index].plan.kind == .concurrency {
+                if preHeld[position] == nil { scope.guards[index].share.undo(at: time) }
+            } else if mask & (1 << UInt64(position)) != 0, let ledger = scope.guards[index].plan.ledger {
+                scope.guards[index].holder.giveBack(at: time, under: ledger)
+            } else {
+                scope.guards[index].share.undo(at: time)
+            }
+        }
+    }
+
+    /// Recomputes a scope's shares when the membership view changed or an eligibility moment passed.
+    private static func refreshShares(_ scope: inout Scope, at now: Int64, settings: Settings, context: ShareContext) {
+        guard !settings.localOnly, scope.epoch != context.epoch || now >= scope.recheckAt else { return }
+        scope.epoch = context.epoch
+        scope.recheckAt = .max
+        for index in scope.guards.indices {
+            let plan = scope.guards[index].plan
+            let share: Int
+            if let view = context.view {
+                if view.mayUseShare(window: plan.window, skew: settings.skew, heartbeat: settings.heartbeat, at: now) {
+                    share = plan.shareTotal / view.count(window: plan.window, skew: settings.skew, at: now)
+                    if now < view.floorUntil + plan.window {
+                        scope.recheckAt = min(scope.recheckAt, view.floorUntil + plan.window)
+                    }
+                } else {
+                    share = 0
+                    if let joined = view.selfJoinedAt {
+                        scope.recheckAt = min(scope.recheckAt, joined + settings.heartbeat + settings.skew + plan.window)
+                    }
+                }
+            } else if !context.healthy {
+                share = settings.localShare(plan.limit)  // never reached Redis: the local-only share
+            } else {
+                share = 0
+            }
+            scope.guards[index].share.setLimit(share)
+        }
+    }
+
+    // MARK: Releasing
+
+    /// Releases a permit's concurrency permits and, for a call that never went out, gives back its window permits.
+    /// Returns the pool leases to release in Redis.
+    mutating func release(_ permit: FloodgatePermit, giveBackWindows: Bool, at now: Int64) -> [(scope: GuardKey, position: Int, lease: String)] {
+        var poolReleases: [(scope: GuardKey, position: Int, lease: String)] = []
+        var base = 0
+        for scopeKey in permit.key.operation == nil ? [permit.key] : [permit.key.connection, permit.key] {
+            guard var scope = scopes.removeValue(forKey: scopeKey) else { continue }
+            for index in scope.guards.indices {
+                let position = base + index
+                let plan = scope.guards[index].plan
+                if plan.kind == .concurrency {
+                    guard let hold = permit.concurrency.first(where: { $0.position == position }) else { continue }
+                    if let lease = hold.poolLease {
+                        poolReleases.append((scopeKey, position, lease))
+                    } else {
+                        scope.guards[index].share.undo(at: now)
+                    }
+                } else if giveBackWindows {
+                    let time = permit.acquiredAt.nanosecondsSince1970
+                    if permit.leaseMask & (1 << UInt64(position)) != 0, let ledger = plan.ledger {
+                        scope.guards[index].holder.giveBack(at: time, under: ledger)
+                    } else {
+                        scope.guards[index].share.undo(at: time)
+                    }
+                }
+            }
+            base += scope.guards.count
+            scopes[scopeKey] = scope
+        }
+        return poolReleases
+    }
+
+    // MARK: Coordination results
+
+    /// Installs a pool grant (nil: the request failed, nothing to install) and clears the pending request.
+    mutating func installGrant(_ granted: Int?, scope key: GuardKey, position: Int, startSlot: Int64) {
+        guard var scope = scopes.removeValue(forKey: key) else { return }
+        let index = position - (key.operation == nil ? 0 : scopes[key.connection]?.guards.count ?? 0)
+        if scope.guards.indices.contains(index) {
+            if let granted { scope.guards[index].holder.install(granted, startSlot: startSlot) }
+            scope.guards[index].pendingGrant = nil
+        }
+        scopes[key] = scope
+    }
+
+    /// The index within its scope of a policy position.
+    func index(of position: Int, in key: GuardKey) -> Int {
+        position - (key.operation == nil ? 0 : scopes[key.connection]?.guards.count ?? 0)
+    }
+
+    /// Installs a membership view (or records that Redis is unreachable with `nil`).
+    mutating func install(view newView: MembershipView) {
+        view = newView
+        healthy = true
+        epoch += 1
+    }
+
+    mutating func setHealthy(_ value: Bool) {
+        guard healthy != value else { return }
+        healthy = value
+        epoch += 1
+    }
+
+    // MARK: Breakers and back-off
+
+    /// Applies another instance's (or the state hash's) event. Returns nothing: applying is never news.
+    mutating func apply(_ event: FleetEvent, at now: Int64) {
+        switch event {
+        case .breakerOpened(let integration, let until):
+            guard until > now else { return }
+            withBreaker(integration) { $0.machine.open(until: until) }
+        case .breakerClosed(let integration):
+            withBreaker(integration) { $0.machine.close() }
+        case .breakerForced(let integration, let open):
+            withBreaker(integration) { entry in
+                if let open { entry.machine.force(open: open) } else { entry.machine.release() }
+            }
+        case .backoff(let integration, let tenant, let until):
+            guard until > now, let key = try? GuardKey(integration: integration, tenant: tenant) else { return }
+            let settings = self.settings
+            var scope = scopes.removeValue(forKey: key) ?? settings.makeScope(key, at: now)
+            _ = scope.backoff.throttle(until: until, jitterWindow: settings.jitter, using: &generator)
+            scopes[key] = scope
+        }
+    }
+
+    mutating func withBreaker<Result>(_ integration: String, _ body: (inout BreakerEntry) -> Result) -> Result {
+        var entry = breakers.removeValue(forKey: integration)
+            ?? BreakerEntry(machine: BreakerStateMachine(policy: settings.configuration.breakerPolicy(for: integration)))
+        defer { breakers[integration] = entry }
+        return body(&entry)
+    }
+
+    /// Records a provider's throttle on a tenant connection; returns the event to publish when it is news.
+    mutating func throttle(_ key: GuardKey, until: Int64, at now: Int64) -> FleetEvent? {
+        let connection = key.connection
+        let settings = self.settings
+        var scope = scopes.removeValue(forKey: connection) ?? settings.makeScope(connection, at: now)
+        defer { scopes[connection] = scope }
+        guard scope.backoff.throttle(until: until, jitterWindow: settings.jitter, using: &generator) else { return nil }
+        return .backoff(integration: key.integration, tenant: key.tenant, until: until)
+    }
+
+    // MARK: Housekeeping
+
+    /// Drops scopes unused for the idle timeout and longer than any of their windows; returns how many.
+    mutating func evictIdle(at now: Int64) -> Int {
+        let before = scopes.count
+        let timeout = settings.idleTimeout
+        scopes = scopes.filter { _, scope in
+            !(scope.isIdle && now - scope.lastUsed > max(timeout, scope.keepFor))
+        }
+        return before - scopes.count
+    }
+}
