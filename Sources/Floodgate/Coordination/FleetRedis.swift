@@ -132,7 +132,7 @@ struct FleetRedis: Sendable {
             keys: [key],
             arguments: ["probe:\(epoch)", String(probes), "600000"]
         )
-        return try reply.int() == 1
+        return try reply.int() >= 1
     }
 
     /// Records a successful probe of the period ending at `epoch`; returns whether the fleet's probes all succeeded.

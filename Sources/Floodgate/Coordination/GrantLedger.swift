@@ -71,6 +71,17 @@ public struct GrantLedger: Sendable, Hashable {
         return offset >= holderMargin && offset < slotLength - holderMargin
     }
 
+    /// For fixed windows: when a holder whose clock reads `time` is inside a window's skew margin (so no permit of
+    /// any grant is usable), the moment permits become usable again; nil when they are usable now.
+    public func marginEnd(at time: Int64) -> Int64? {
+        guard holderMargin > 0 else { return nil }
+        let current = slot(at: time)
+        let offset = time - current * slotLength
+        if offset < holderMargin { return current * slotLength + holderMargin }
+        if offset >= slotLength - holderMargin { return (current + 1) * slotLength + holderMargin }
+        return nil
+    }
+
     /// Usage slots as recorded: widened by the skew on both sides.
     var recordedUsageSlots: Int { usageSlots + 2 * skewSlots }
     /// Fields in the ring: every slot the script reads, once.

@@ -21,6 +21,8 @@ public struct LeaseHolder: Sendable, Hashable {
     /// Decides a call at local time `time`.
     public mutating func take(at time: Int64, under ledger: GrantLedger) -> Decision {
         if lease?.take(at: time, under: ledger) == true { return .allowed }
+        // Inside a fixed window's skew margin nothing is usable: asking for a grant would only waste it.
+        if let usable = ledger.marginEnd(at: time) { return .refused(retryAt: usable) }
         let slot = ledger.slot(at: time)
         if let refused = refusedInSlot, refused >= slot { return .refused(retryAt: (refused + 1) * ledger.slotLength) }
         return .needsGrant(startSlot: slot)

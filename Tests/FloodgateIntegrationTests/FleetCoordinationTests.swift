@@ -1,0 +1,252 @@
+import Floodgate
+import FloodgateRedis
+import Testing
+
+/// Several Floodgate instances on one real Redis: what reaches Redis, and how fast the fleet learns.
+@Suite("Fleet coordination on a real Redis", .serialized)
+struct FleetCoordinationTests {
+    static func configuration(
+        _ profiles: [String: ProviderProfile] = [:],
+        breaker: BreakerPolicy = BreakerPolicy(),
+        shareFraction: Double = 0.75,
+        fleetSize: Int = 2
+    ) -> FloodgateConfiguration {
+        FloodgateConfiguration(
+            profiles: profiles,
+            defaultBreaker: breaker,
+            fleetSize: fleetSize,
+            shareFraction: shareFraction,
+            heartbeatInterval: .seconds(1),
+            membershipTTL: .seconds(3),
+            backoffJitter: .seconds(2),
+            randomSeed: 5
+        )
+    }
+
+    static func commands(_ instance: FleetHarness.Instance, _ component: RedisComponent) -> Int {
+        instance.client.accounting.snapshot().count(component: component)
+    }
+
+    @Test func decisionsOnHeldSharesSendNoRedisCommandAndIdleKeysCostNothing() async throws {
+        try await withFleet { fleet in
+            let profile = ProviderProfile.generic([.rollingWindow(limit: 4_000, window: .seconds(10))])
+            let a = try await fleet.addInstance(Self.configuration(["api": profile]))
+            let b = try await fleet.addInstance(Self.configuration(["api": profile]))
+            // Both become eligible for their shares: heartbeat + skew + window after joining.
+            try await fleet.advance(by: .seconds(12), step: .seconds(1), instances: [a, b])
+            let keys = try (0..<50).map { try GuardKey(integration: "api", tenant: "tenant-\($0)") }
+            let before = (Self.commands(a, .rateLimit), Self.commands(b, .rateLimit))
+            let statsBefore = try await fleet.observer.commandStats()
+            var allowed = 0
+            for round in 0..<20 {
+                for key in keys {
+                    let instance = round % 2 == 0 ? a : b
+                    let permit = try await instance.floodgate.acquire(key)
+                    instance.floodgate.record(permit, .success)
+                    allowed += 1
+                }
+            }
+            #expect(allowed == 1_000)
+            #expect(Self.commands(a, .rateLimit) == before.0 && Self.commands(b, .rateLimit) == before.1, "no grant was needed")
+            let statsAfter = try await fleet.observer.commandStats()
+            for command in ["evalsha", "eval", "get", "hmget"] {
+                #expect(statsAfter[command, default: 0] == statsBefore[command, default: 0], "no \(command) for 1,000 decisions")
+            }
+            // Ten idle minutes: only membership heartbeats reach Redis.
+            let idleBefore = (a.client.accounting.snapshot(), b.client.accounting.snapshot())
+            try await fleet.advance(by: .seconds(600), step: .seconds(1), instances: [a, b])
+            for (instance, earlier) in [(a, idleBefore.0), (b, idleBefore.1)] {
+                let spent = instance.client.accounting.snapshot().subtracting(earlier)
+                #expect(Set(spent.byComponent.keys).isSubset(of: [.membership]), "idle: \(spent.byComponent)")
+                #expect(spent.total <= 600 * 3, "at most one heartbeat (ZADD + ZRANGE, sometimes a cleanup) a second")
+            }
+        }
+    }
+
+    @Test func anOpenBreakerReachesEveryInstanceByPubSub() async throws {
+        try await withFleet { fleet in
+            let breaker = BreakerPolicy(minimumCalls: 5, openDuration: .seconds(30))
+            let a = try await fleet.addInstance(Self.configuration(breaker: breaker))
+            let b = try await fleet.addInstance(Self.configuration(breaker: breaker))
+            let key = try GuardKey(integration: "hubspot", tenant: "t1")
+            let other = try GuardKey(integration: "hubspot", tenant: "t2")
+            for _ in 0..<5 { a.floodgate.record(try await a.floodgate.acquire(key), .failure) }
+            #expect(a.floodgate.breakerState(of: "hubspot") == .open(until: fleet.clock.now.advanced(by: .seconds(30))))
+            try await eventually("b sees the breaker open") { b.floodgate.breakerState(of: "hubspot") != .closed }
+            let error = await #expect(throws: FloodgateError.self) { try await b.floodgate.acquire(other) }
+            #expect(error?.code == .breakerOpen)
+            #expect(error?.retryAt == fleet.clock.now.advanced(by: .seconds(30)), "the same open-until everywhere")
+            #expect(Self.commands(a, .breaker) > 0 && Self.commands(b, .breaker) > 0)
+            // A late joiner learns it from the fleet's state, not from a message it never saw.
+            let c = try await fleet.addInstance(Self.configuration(breaker: breaker))
+            try await eventually("c reads the open breaker") { c.floodgate.breakerState(of: "hubspot") != .closed }
+        }
+    }
+
+    @Test func failuresSeenOnDifferentInstancesAddUp() async throws {
+        try await withFleet { fleet in
+            let breaker = BreakerPolicy(minimumCalls: 10, openDuration: .seconds(30))
+            let a = try await fleet.addInstance(Self.configuration(breaker: breaker))
+            let b = try await fleet.addInstance(Self.configuration(breaker: breaker))
+            let key = try GuardKey(integration: "salesforce", tenant: "org")
+            for instance in [a, b] {
+                for _ in 0..<6 { instance.floodgate.record(try await instance.floodgate.acquire(key), .failure) }
+            }
+            #expect(a.floodgate.breakerState(of: "salesforce") == .closed, "6 calls are below the minimum of 10")
+            #expect(b.floodgate.breakerState(of: "salesforce") == .closed)
+            // The next report interval sends both windows; the fleet's 12 failures of 12 calls trip it everywhere.
+            fleet.clock.advance(by: .seconds(1))
+            try await eventually("both instances open on the fleet's evidence") {
+                a.floodgate.breakerState(of: "salesforce") != .closed && b.floodgate.breakerState(of: "salesforce") != .closed
+            }
+        }
+    }
+
+    @Test func halfOpenProbesAreBoundedFleetWideAndTheirSuccessClosesTheBreakerEverywhere() async throws {
+        try await withFleet { fleet in
+            let breaker = BreakerPolicy(minimumCalls: 3, openDuration: .seconds(10), halfOpenProbes: 2)
+            let a = try await fleet.addInstance(Self.configuration(breaker: breaker))
+            let b = try await fleet.addInstance(Self.configuration(breaker: breaker))
+            let key = try GuardKey(integration: "slack", tenant: "T1")
+            for _ in 0..<3 { a.floodgate.record(try await a.floodgate.acquire(key), .failure) }
+            try await eventually("b sees it open") { b.floodgate.breakerState(of: "slack") != .closed }
+            fleet.clock.advance(by: .seconds(10))
+            var probes: [(FleetHarness.Instance, FloodgatePermit)] = []
+            for _ in 0..<3 {
+                for instance in [a, b] {
+                    if let permit = try? await instance.floodgate.acquire(key) {
+                        #expect(permit.isProbe)
+                        probes.append((instance, permit))
+                    }
+                }
+            }
+            #expect(probes.count == 2, "two probes for the whole fleet, not two per instance")
+            for (instance, permit) in probes { instance.floodgate.record(permit, .success) }
+            try await eventually("closed everywhere") {
+                a.floodgate.breakerState(of: "slack") == .closed && b.floodgate.breakerState(of: "slack") == .closed
+            }
+        }
+    }
+
+    @Test func forcingABreakerIsFleetWide() async throws {
+        try await withFleet { fleet in
+            let a = try await fleet.addInstance(Self.configuration())
+            let b = try await fleet.addInstance(Self.configuration())
+            try await a.floodgate.forceBreaker("hubspot", open: true)
+            try await eventually("b is forced open") { b.floodgate.breakerState(of: "hubspot") == .forcedOpen }
+            try await b.floodgate.forceBreaker("hubspot", open: nil)
+            try await eventually("a is released") { a.floodgate.breakerState(of: "hubspot") == .closed }
+        }
+    }
+
+    @Test func aThrottleSeenByOneInstanceHoldsTheWholeFleetBack() async throws {
+        try await withFleet { fleet in
+            let a = try await fleet.addInstance(Self.configuration())
+            let b = try await fleet.addInstance(Self.configuration())
+            let key = try GuardKey(integration: "slack", tenant: "T1", operation: "chat.postMessage")
+            let throttledAt = fleet.clock.now
+            a.floodgate.record(try await a.floodgate.acquire(key), .throttled(retryAfter: .seconds(30)))
+            try await eventually("b holds back T1") {
+                do {
+                    _ = try await b.floodgate.acquire(try GuardKey(integration: "slack", tenant: "T1", operation: "users.list"))
+                    return false
+                } catch let error as FloodgateError {
+                    return error.code == .providerBackoff
+                }
+            }
+            let error = await #expect(throws: FloodgateError.self) { try await b.floodgate.acquire(key) }
+            let release = try #require(error?.retryAt)
+            #expect(release >= throttledAt.advanced(by: .seconds(30)) && release <= throttledAt.advanced(by: .seconds(32)))
+            #expect(Self.commands(a, .backoff) > 0, "the publish is counted as back-off")
+            fleet.clock.advance(to: release)
+            let permit = try await b.floodgate.acquire(key)
+            b.floodgate.record(permit, .success)
+        }
+    }
+
+    @Test func theFleetsConcurrencyPoolIsExactAndACrashedHoldersLeaseExpires() async throws {
+        try await withFleet { fleet in
+            let profile = ProviderProfile.generic([.concurrency(limit: 3, leaseTimeout: .seconds(20))])
+            let a = try await fleet.addInstance(Self.configuration(["sf": profile], shareFraction: 0))
+            let b = try await fleet.addInstance(Self.configuration(["sf": profile], shareFraction: 0))
+            let key = try GuardKey(integration: "sf", tenant: "org")
+            let first = try await a.floodgate.acquire(key)
+            _ = try await a.floodgate.acquire(key)
+            _ = try await b.floodgate.acquire(key)
+            let error = await #expect(throws: FloodgateError.self) { try await b.floodgate.acquire(key) }
+            #expect(error?.code == .rateLimited)
+            a.floodgate.record(first, .success)
+            try await eventually("a's release reaches Redis") { (try? await b.floodgate.acquire(key)) != nil }
+            // a crashes holding one lease; it expires after the lease timeout (plus the skew bound).
+            await a.crash()
+            await #expect(throws: FloodgateError.self) { try await b.floodgate.acquire(key) }
+            fleet.clock.advance(by: .seconds(21))
+            _ = try await b.floodgate.acquire(key)
+        }
+    }
+
+    @Test func suspendRedisSendsNothingAtAll() async throws {
+        try await withFleet { fleet in
+            var configuration = Self.configuration(["api": .generic([.fixedWindow(limit: 100, window: .seconds(60))])], fleetSize: 4)
+            configuration.suspendRedis = true
+            let a = try await fleet.addInstance(configuration, waitForMembership: false)
+            try await eventually("the client is connected") { a.client.isConnected }
+            let key = try GuardKey(integration: "api", tenant: "t")
+            var allowed = 0
+            for _ in 0..<100 where (try? await a.floodgate.acquire(key)) != nil { allowed += 1 }
+            fleet.clock.advance(by: .seconds(120))
+            a.floodgate.record(try await a.floodgate.acquire(key), .throttled(retryAfter: .seconds(5)))
+            #expect(allowed == 25, "instance 0 of 4 enforces its share of 100")
+            #expect(a.floodgate.mode == .localOnly)
+            let sent = a.client.accounting.snapshot()
+            #expect(sent.total == sent.count(component: .connection), "only the client's own handshake: \(sent.counts)")
+            let stats = try await fleet.observer.commandStats()
+            #expect(stats["zadd"] == nil && stats["evalsha"] == nil && stats["subscribe"] == nil)
+        }
+    }
+
+    @Test func whenRedisDiesDecisionsGoOnLocallyAndSharedModeReturnsWhenItIsBack() async throws {
+        try await withFleet { fleet in
+            let profile = ProviderProfile.generic([.fixedWindow(limit: 400, window: .seconds(60))])
+            let a = try await fleet.addInstance(Self.configuration(["api": profile]))
+            try await fleet.advance(by: .seconds(62), step: .seconds(1), instances: [a])
+            let key = try GuardKey(integration: "api", tenant: "t")
+            fleet.server.kill()
+            try await eventually("the client notices") { !a.client.isConnected }
+            fleet.clock.advance(by: .seconds(1))
+            try await eventually("degraded") { a.floodgate.mode == .degraded }
+            let before = a.client.accounting.snapshot()
+            var allowed = 0
+            for _ in 0..<400 {
+                if let permit = try? await a.floodgate.acquire(key) {
+                    a.floodgate.record(permit, .success)
+                    allowed += 1
+                }
+            }
+            // Alone in a fleet sized 2: its share is ⌊400 × 0.75 / 2⌋ × 2 = 300 divided by one member.
+            #expect(allowed == 300, "the instance keeps its share; the pool waits for Redis")
+            #expect(a.client.accounting.snapshot().subtracting(before).total == 0, "no command is even attempted")
+            try await fleet.server.restart()
+            try await eventually("the client reconnects") { a.client.isConnected }
+            fleet.clock.advance(by: .seconds(1))
+            try await eventually("shared again") { a.floodgate.mode == .shared }
+            let spent = a.client.accounting.snapshot().subtracting(before)
+            #expect(spent.total < 20, "recovery costs a heartbeat and a state read, not a re-sync per key: \(spent.counts)")
+        }
+    }
+
+    @Test func everyCommandIsLabelledWithItsComponent() async throws {
+        try await withFleet { fleet in
+            let profile = ProviderProfile.generic([.fixedWindow(limit: 10, window: .seconds(60)), .concurrency(limit: 4, leaseTimeout: .seconds(30))])
+            let a = try await fleet.addInstance(Self.configuration(["api": profile], breaker: BreakerPolicy(minimumCalls: 2)))
+            let key = try GuardKey(integration: "api", tenant: "t")
+            fleet.clock.advance(by: .seconds(1))
+            for _ in 0..<2 { a.floodgate.record(try await a.floodgate.acquire(key), .failure) }
+            a.floodgate.record(try await a.floodgate.acquire(try GuardKey(integration: "other", tenant: "t")), .throttled(retryAfter: nil))
+            try await eventually("the publishes are sent") { Self.commands(a, .backoff) > 0 && Self.commands(a, .breaker) > 2 }
+            let components = Set(a.client.accounting.snapshot().byComponent.keys)
+            #expect(components.isSubset(of: [.rateLimit, .breaker, .backoff, .membership, .connection]), "\(components)")
+            #expect(components.isSuperset(of: [.rateLimit, .breaker, .backoff, .membership]))
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import Floodgate
+import FloodgateLocalRedis
+import FloodgateRedis
+import Logging
+import Testing
+
+/// A clock that reads a shared manual clock plus a fixed offset: one instance's skewed view of virtual time.
+struct SkewedClock: Clock, Sendable {
+    let base: ManualClock
+    let offset: Duration
+
+    var now: WallInstant { base.now.advanced(by: offset) }
+    var minimumResolution: Duration { .nanoseconds(1) }
+
+    func sleep(until deadline: WallInstant, tolerance: Duration? = nil) async throws {
+        try await base.sleep(until: deadline.advanced(by: .zero - offset))
+    }
+}
+
+/// Several Floodgate instances in one process, each with its own Redis client, sharing one private redis-server and
+/// one manual clock (each with its own skew).
+final class FleetHarness: @unchecked Sendable {
+    final class Instance: @unchecked Sendable {
+        let client: RedisClient
+        let floodgate: Floodgate
+        let clientTask: Task<Void, any Error>
+        let floodgateTask: Task<Void, any Error>
+
+        init(client: RedisClient, floodgate: Floodgate) {
+            self.client = client
+            self.floodgate = floodgate
+            clientTask = Task { try await client.run() }
+            floodgateTask = Task { try await floodgate.run() }
+        }
+
+        /// Stops as a crash would: the connection goes first, so nothing is said to the fleet.
+        func crash() async {
+            clientTask.cancel()
+            _ = try? await clientTask.value
+            floodgateTask.cancel()
+            _ = try? await floodgateTask.value
+        }
+
+        /// Stops politely: the Floodgate leaves the fleet first.
+        func leave() async {
+            floodgateTask.cancel()
+            _ = try? await floodgateTask.value
+            clientTask.cancel()
+            _ = try? await clientTask.value
+        }
+    }
+
+    let server: LocalRedisServer
+    let clock: ManualClock
+    /// A client the test uses to look at the server (INFO, CONFIG RESETSTAT) without touching the fleet's counts.
+    let observer: RedisClient
+    private let observerTask: Task<Void, any Error>
+    private(set) var instances: [Instance] = []
+    private var nextID = 0
+
+    init(server: LocalRedisServer, clock: ManualClock) throws {
+        self.server = server
+        self.clock = clock
+        observer = try RedisClient(configuration: Self.clientConfiguration(server))
+        let observer = self.observer
+        observerTask = Task { try await observer.run() }
+    }
+
+    static func clientConfiguration(_ server: LocalRedisServer) -> RedisClientConfiguration {
+        var configuration = RedisClientConfiguration(host: server.host, port: server.port)
+        configuration.commandTimeout = .seconds(10)
+        configuration.connectTimeout = .seconds(10)
+        return configuration
+    }
+
+    /// Starts an instance and waits until it has read the fleet's membership once.
+    @discardableResult
+    func addInstance(
+        _ configuration: FloodgateConfiguration,
+        offset: Duration = .zero,
+        waitForMembership: Bool = true
+    ) async throws -> Instance {
+        var configuration = configuration
+        configuration.instanceID = "i\(nextID)"
+        nextID += 1
+        let client = try RedisClient(configuration: Self.clientConfiguration(server))
+        let floodgate = try Floodgate(
+            configuration: configuration,
+            store: .redis(client),
+            clock: SkewedClock(base: clock, offset: offset),
+            logger: Logger(label: "test.\(configuration.instanceID)")
+        )
+        let instance = Instance(client: client, floodgate: floodgate)
+        instances.append(instance)
+        if waitForMembership {
+            try await eventually("instance \(configuration.instanceID) joins") { floodgate.status.lastMembershipRead != nil }
+        }
+        return instance
+    }
+
+    /// Advances virtual time by `step` at a time, each time waiting until every live instance has read membership at
+    /// or after the new time (so shares follow the clock).
+    func advance(by total: Duration, step: Duration, instances live: [Instance]) async throws {
+        var moved = Duration.zero
+        while moved < total {
+            clock.advance(by: step)
+            moved += step
+            let now = clock.now
+            for instance in live {
+                try await eventually("heartbeat at \(now)") {
+                    guard let read = instance.floodgate.status.lastMembershipRead else { return false }
+                    return read.nanosecondsSince1970 >= now.nanosecondsSince1970 - 1_000_000_000
+                }
+            }
+        }
+    }
+
+    func shutdown() async {
+        for instance in instances { await instance.leave() }
+        observerTask.cancel()
+        _ = try? await observerTask.value
+        server.stop()
+    }
+}
+
+/// Runs `body` with a fleet harness on a private redis-server; stops everything afterwards.
+func withFleet(
+    start: WallInstant = WallInstant(nanosecondsSince1970: 1_767_225_600 * 1_000_000_000),
+    _ body: (FleetHarness) async throws -> Void
+) async throws {
+    let server = try await LocalRedisServer.start()
+    let harness = try FleetHarness(server: server, clock: ManualClock(start: start))
+    do {
+        try await body(harness)
+    } catch {
+        await harness.shutdown()
+        throw error
+    }
+    await harness.shutdown()
+}
+
+/// Polls `condition` (yielding in between) until it holds, failing the test after `timeout` of real time.
+func eventually(
+    _ what: String,
+    timeout: Duration = .seconds(20),
+    _ condition: () async throws -> Bool
+) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now.advanced(by: timeout)
+    while try await !condition() {
+        guard clock.now < deadline else {
+            Issue.record("timed out waiting: \(what)")
+            throw CancellationError()
+        }
+        try await Task.sleep(for: .milliseconds(2))
+    }
+}
