@@ -28,13 +28,29 @@ let package = Package(
             dependencies: [
                 "ClientWorkloads",
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Floodgate", package: "floodgate"),
                 .product(name: "FloodgateRESP", package: "floodgate"),
                 .product(name: "FloodgateRedis", package: "floodgate"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/RedisClientBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // ordo-one/benchmark suite for the guards: one decision (acquire + record) on held capacity.
+        .executableTarget(
+            name: "GuardBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Floodgate", package: "floodgate"),
+            ],
+            path: "Benchmarks/GuardBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Memory per key and decision time as keys grow to 1M, for scripts/bench-guard.
+        .executableTarget(
+            name: "bench-guard",
+            dependencies: [
+                .product(name: "Floodgate", package: "floodgate"),
+            ]
         ),
         // Throughput for scripts/bench-client, which compares it with redis-benchmark on the same server.
         .executableTarget(

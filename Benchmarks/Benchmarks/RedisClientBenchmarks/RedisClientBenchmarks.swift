@@ -1,6 +1,5 @@
 import Benchmark
 import ClientWorkloads
-import Floodgate
 import FloodgateRESP
 import FloodgateRedis
 import NIOCore
@@ -59,21 +58,6 @@ let benchmarks: @Sendable () -> Void = {
             var input = wire
             blackHole(try decoder.decode(buffer: &input))
             blackHole(RedisCommand("GET", "key:__rand_int__"))
-        }
-    }
-
-    // A local decision (local-only mode): one acquire on one of 10,000 keys with a HubSpot profile
-    // (a rolling 10 s window and a daily window), no I/O.
-    let keys = (0..<10_000).map { try! GuardKey(integration: "hubspot", tenant: "tenant-\($0)") }
-    let profile = ProviderProfile.hubSpot(perTenSeconds: 1_000_000, perDay: 1_000_000_000)
-    let limiter = try! LocalLimiter(policies: profile.policies)
-    Benchmark("Local decision, 10,000 keys", configuration: .init(scalingFactor: .mega)) { benchmark in
-        var time = WallInstant(nanosecondsSince1970: 1_767_225_600_000_000_000)
-        var index = 0
-        for _ in benchmark.scaledIterations {
-            index = (index &+ 7_919) % keys.count
-            time = time.advanced(by: .microseconds(1))
-            blackHole(limiter.acquire(keys[index], at: time))
         }
     }
 }

@@ -191,9 +191,9 @@ extension Floodgate {
             let reports = engine.withLock { engine -> [(String, OutcomeWindow.Totals, BreakerPolicy)] in
                 guard engine.healthy else { return [] }
                 var reports: [(String, OutcomeWindow.Totals, BreakerPolicy)] = []
-                for name in engine.breakers.keys {
-                    guard let entry = engine.breakers[name], entry.unreported, entry.machine.state == .closed else { continue }
-                    engine.breakers[name]?.unreported = false
+                for (name, entry) in engine.breakers {
+                    guard entry.unreported, entry.machine.state == .closed else { continue }
+                    entry.unreported = false
                     let totals = entry.machine.totals(at: now)
                     let policy = entry.machine.policy
                     guard totals.calls > 0 else { continue }
@@ -221,9 +221,7 @@ extension Floodgate {
                         continue
                     }
                     let until = now + policy.openDuration.nanoseconds
-                    let opened = engine.withLock { engine in
-                        engine.withBreaker(integration) { $0.machine.open(until: until) } != nil
-                    }
+                    let opened = engine.withLock { $0.breaker(integration).machine.open(until: until) != nil }
                     if opened {
                         logger.notice(
                             "breaker opened on the fleet's evidence",

@@ -154,22 +154,20 @@ public final class Floodgate: Service, Sendable {
             let integration = permit.key.integration
             switch outcome {
             case .cancelled:
-                if permit.isProbe { engine.withBreaker(integration) { $0.machine.cancelProbe() } }
+                if permit.isProbe { permit.breaker?.machine.cancelProbe() }
             case .ignored:
                 break
             case .throttled(let retryAfter):
-                let wait = retryAfter ?? .seconds(30)
+                let wait = retryAfter ?? configuration.defaultRetryAfter
                 if let event = engine.throttle(permit.key, until: now + max(.zero, wait).nanoseconds, at: now) {
                     effects.append(.publish(event))
                 }
             case .success, .failure:
+                guard let breaker = permit.breaker else { break }
                 let failed: Bool
                 if case .failure = outcome { failed = true } else { failed = false }
-                let change = engine.withBreaker(integration) { entry -> BreakerStateMachine.State? in
-                    let change = entry.machine.record(failed ? .failure : .success, duration: elapsed, at: now)
-                    if failed || elapsed >= entry.machine.policy.slowCallDuration { entry.unreported = true }
-                    return change
-                }
+                let change = breaker.machine.record(failed ? .failure : .success, duration: elapsed, at: now)
+                if failed || elapsed >= breaker.machine.policy.slowCallDuration { breaker.unreported = true }
                 switch change {
                 case .open(let until)?:
                     effects.append(.publish(.breakerOpened(integration: integration, until: until)))

@@ -39,6 +39,8 @@ public struct FloodgateConfiguration: Sendable {
     /// After a provider's back-off ends, each instance waits a random extra time up to this, so the fleet does not
     /// return in one stampede.
     public var backoffJitter: Duration
+    /// How long to hold a tenant connection back after a throttled response that gives no retry-after.
+    public var defaultRetryAfter: Duration
     /// While Redis is unreachable, how often to try it again (a failing attempt sends nothing).
     public var recoveryInterval: Duration
     /// A key unused this long (and longer than its longest window) is dropped from memory.
@@ -63,6 +65,7 @@ public struct FloodgateConfiguration: Sendable {
         breakerReportInterval: Duration = .seconds(1),
         breakerReportFraction: Double = 0.5,
         backoffJitter: Duration = .seconds(2),
+        defaultRetryAfter: Duration = .seconds(30),
         recoveryInterval: Duration = .seconds(1),
         idleKeyTimeout: Duration = .seconds(600),
         randomSeed: UInt64? = nil
@@ -83,6 +86,7 @@ public struct FloodgateConfiguration: Sendable {
         self.breakerReportInterval = breakerReportInterval
         self.breakerReportFraction = breakerReportFraction
         self.backoffJitter = backoffJitter
+        self.defaultRetryAfter = defaultRetryAfter
         self.recoveryInterval = recoveryInterval
         self.idleKeyTimeout = idleKeyTimeout
         self.randomSeed = randomSeed
@@ -140,6 +144,7 @@ public struct FloodgateConfiguration: Sendable {
         }
         if membershipTTL < heartbeatInterval * 2 { try fail("membershipTTL must be at least twice heartbeatInterval") }
         if backoffJitter < .zero { try fail("backoffJitter must not be negative") }
+        if defaultRetryAfter <= .zero { try fail("defaultRetryAfter must be positive") }
         for (name, profile) in profiles {
             _ = try GuardKey(integration: name, tenant: "t")
             try profile.validate()

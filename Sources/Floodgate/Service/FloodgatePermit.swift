@@ -14,6 +14,8 @@ public struct FloodgatePermit: Sendable {
     let leaseMask: UInt64
     /// Concurrency permits held (empty unless the key has a concurrency limit).
     let concurrency: [ConcurrencyHold]
+    /// The integration's breaker, which the outcome feeds.
+    let breaker: GuardEngine.BreakerBox?
 }
 
 /// One concurrency permit held by a call: from the instance's share, or a lease of the fleet's pool in Redis.

@@ -2,8 +2,9 @@
 /// per scope, breakers per integration, back-offs per tenant connection, the membership view. ``Floodgate`` keeps
 /// it behind one mutex and does the Redis work its decisions ask for.
 struct GuardEngine: Sendable {
-    /// What the engine needs of the configuration, resolved once.
-    struct Settings: Sendable {
+    /// What the engine needs of the configuration, resolved once (a class: decisions copy a reference, not a
+    /// configuration full of dictionaries).
+    final class Settings: Sendable {
         let configuration: FloodgateConfiguration
         /// Local-only mode: fixed index-based shares, no pool, no Redis.
         let localOnly: Bool
@@ -12,13 +13,22 @@ struct GuardEngine: Sendable {
         let idleTimeout: Int64
         let jitter: Int64
 
+        init(configuration: FloodgateConfiguration, localOnly: Bool, skew: Int64, heartbeat: Int64, idleTimeout: Int64, jitter: Int64) {
+            self.configuration = configuration
+            self.localOnly = localOnly
+            self.skew = skew
+            self.heartbeat = heartbeat
+            self.idleTimeout = idleTimeout
+            self.jitter = jitter
+        }
+
         /// The instance's fixed share of a count in local-only mode: `⌊L/N⌋`, plus one for the first `L mod N`.
         func localShare(_ limit: Int) -> Int {
             let size = configuration.fleetSize
             return limit / size + (configuration.instanceIndex < limit % size ? 1 : 0)
         }
 
-        func makeScope(_ key: GuardKey, at now: Int64) -> Scope {
+        func makeScope(_ key: GuardKey, at now: Int64, breaker: BreakerBox?) -> Scope {
             let policies = (configuration.profiles[key.integration] ?? configuration.defaultProfile).scopeLimits(for: key)
             let fixedShare: ((Int) -> Int)? = localOnly ? { limit in self.localShare(limit) } : nil
             let guards = policies.map { (policy: RateLimitPolicy) -> PolicyGuard in
@@ -31,13 +41,15 @@ struct GuardEngine: Sendable {
                 return PolicyGuard(plan: plan, share: plan.makeShareCounter(localShare: fixedShare))
             }
             let longest = guards.map { $0.plan.window }.max() ?? 0
-            return Scope(guards: guards, lastUsed: now, keepFor: longest + skew)
+            return Scope(guards: guards, breaker: breaker, lastUsed: now, keepFor: longest + skew)
         }
     }
 
     /// The guards of one scope: a tenant connection (with its back-off) or one operation of it.
     struct Scope: Sendable {
         var guards: [PolicyGuard]
+        /// The integration's breaker (connection scopes only), shared by all of its scopes.
+        let breaker: BreakerBox?
         var backoff = ProviderBackoff()
         var lastUsed: Int64
         /// How long the scope's counts matter after its last use.
@@ -58,10 +70,14 @@ struct GuardEngine: Sendable {
         var pendingGrant: Task<Void, Never>?
     }
 
-    struct BreakerEntry: Sendable {
+    /// One integration's breaker. A class so that scopes and permits reach it without a lookup; it is only ever
+    /// read or changed under the engine's lock.
+    final class BreakerBox: @unchecked Sendable {
         var machine: BreakerStateMachine
-        /// New outcomes since the last report to the fleet.
+        /// New failures or slow calls since the last report to the fleet.
         var unreported = false
+
+        init(policy: BreakerPolicy) { machine = BreakerStateMachine(policy: policy) }
     }
 
     /// What the membership view says, copied out for share computations.
@@ -83,7 +99,7 @@ struct GuardEngine: Sendable {
 
     let settings: Settings
     var scopes: [GuardKey: Scope] = [:]
-    var breakers: [String: BreakerEntry] = [:]
+    var breakers: [String: BreakerBox] = [:]
     var view: MembershipView?
     /// Whether Redis answered the last coordination command (fleet mode only).
     var healthy = false
@@ -105,63 +121,96 @@ struct GuardEngine: Sendable {
         let settings = self.settings
         let context = ShareContext(view: view, healthy: healthy, epoch: epoch)
         let connection = key.connection
-        // A provider's back-off first: it costs nothing to check and spends nothing.
-        if case .refused(let until) = scopes[connection, default: settings.makeScope(connection, at: now)].backoff.admit(at: now) {
-            return .refused(
-                FloodgateError(
-                    .providerBackoff,
-                    "the provider asked to back off \(connection)",
-                    retryAt: WallInstant(nanosecondsSince1970: until)
-                )
-            )
-        }
-        // Then the breaker, so a refused call spends no window permit.
-        let breakerPolicy = settings.configuration.breakerPolicy(for: key.integration)
-        let admission = breakers[key.integration, default: BreakerEntry(machine: BreakerStateMachine(policy: breakerPolicy))]
-            .machine.admit(at: now)
-        var probe: Int64? = nil
-        switch admission {
-        case .allowed:
-            break
-        case .probe:
-            probe = breakers[key.integration]?.machine.probeEpoch ?? now
-        case .refused(let until):
-            return .refused(
-                FloodgateError(
-                    .breakerOpen,
-                    "the breaker of \(key.integration) is open",
-                    retryAt: until == .max ? nil : WallInstant(nanosecondsSince1970: until)
-                )
-            )
-        }
+        if scopes[connection] == nil { scopes[connection] = makeScope(connection, at: now) }
         var mask: UInt64 = 0
         var holds: [ConcurrencyHold] = []
-        var refusal = Self.take(
-            &scopes[connection, default: settings.makeScope(connection, at: now)], key: connection, base: 0, at: now,
-            settings: settings, context: context, preHeld: preHeld, mask: &mask, holds: &holds
+        var probe: Int64? = nil
+        // One lookup for the tenant connection: its back-off, its breaker, its limits.
+        var refusal = Self.admitConnection(
+            &scopes[connection]!, key: key, at: now, settings: settings, context: context, preHeld: preHeld,
+            mask: &mask, holds: &holds, probe: &probe
         )
         if case .none = refusal, key.operation != nil {
-            let base = scopes[connection]?.guards.count ?? 0
+            if scopes[key] == nil { scopes[key] = makeScope(key, at: now) }
+            let base = scopes[connection]!.guards.count
             refusal = Self.take(
-                &scopes[key, default: settings.makeScope(key, at: now)], key: key, base: base, at: now,
-                settings: settings, context: context, preHeld: preHeld, mask: &mask, holds: &holds
+                &scopes[key]!, key: key, base: base, at: now, settings: settings, context: context,
+                preHeld: preHeld, mask: &mask, holds: &holds
             )
-            if case .some = refusal, let count = scopes[connection]?.guards.count {
-                Self.undo(&scopes[connection]!, base: 0, count: count, mask: mask, preHeld: preHeld, at: now)
+            if case .some = refusal {
+                Self.undo(&scopes[connection]!, base: 0, count: base, mask: mask, preHeld: preHeld, at: now)
+                if probe != nil { scopes[connection]!.breaker?.machine.cancelProbe() }
             }
         }
-        if let refusal {
-            if probe != nil { breakers[key.integration]?.machine.cancelProbe() }
-            return refusal
-        }
+        if let refusal { return refusal }
         let permit = FloodgatePermit(
             key: key,
             acquiredAt: WallInstant(nanosecondsSince1970: now),
             probeEpoch: probe,
             leaseMask: mask,
-            concurrency: holds
+            concurrency: holds,
+            breaker: scopes[connection]!.breaker
         )
         return .allowed(permit, needsFleetProbe: probe != nil && !settings.localOnly && context.healthy)
+    }
+
+    /// The connection scope's checks in order: the provider's back-off (free, spends nothing), the breaker (so a
+    /// refused call spends no window permit), then the connection's limits.
+    private static func admitConnection(
+        _ scope: inout Scope,
+        key: GuardKey,
+        at now: Int64,
+        settings: Settings,
+        context: ShareContext,
+        preHeld: [Int: String],
+        mask: inout UInt64,
+        holds: inout [ConcurrencyHold],
+        probe: inout Int64?
+    ) -> Step? {
+        if case .refused(let until) = scope.backoff.admit(at: now) {
+            return .refused(
+                FloodgateError(
+                    .providerBackoff,
+                    "the provider asked to back off \(key.connection)",
+                    retryAt: WallInstant(nanosecondsSince1970: until)
+                )
+            )
+        }
+        if let breaker = scope.breaker {
+            switch breaker.machine.admit(at: now) {
+            case .allowed:
+                break
+            case .probe:
+                probe = breaker.machine.probeEpoch ?? now
+            case .refused(let until):
+                return .refused(
+                    FloodgateError(
+                        .breakerOpen,
+                        "the breaker of \(key.integration) is open",
+                        retryAt: until == .max ? nil : WallInstant(nanosecondsSince1970: until)
+                    )
+                )
+            }
+        }
+        let refusal = take(
+            &scope, key: key.connection, base: 0, at: now, settings: settings, context: context, preHeld: preHeld,
+            mask: &mask, holds: &holds
+        )
+        if case .some = refusal, probe != nil { scope.breaker?.machine.cancelProbe() }
+        return refusal
+    }
+
+    /// A new scope; a connection scope gets its integration's breaker.
+    private mutating func makeScope(_ key: GuardKey, at now: Int64) -> Scope {
+        settings.makeScope(key, at: now, breaker: key.operation == nil ? breaker(key.integration) : nil)
+    }
+
+    /// The breaker of an integration, made on first use.
+    mutating func breaker(_ integration: String) -> BreakerBox {
+        if let box = breakers[integration] { return box }
+        let box = BreakerBox(policy: settings.configuration.breakerPolicy(for: integration))
+        breakers[integration] = box
+        return box
     }
 
     /// Takes a permit of every policy of one scope; on a refusal gives back what it took and says why.
@@ -270,35 +319,50 @@ struct GuardEngine: Sendable {
     // MARK: Releasing
 
     /// Releases a permit's concurrency permits and, for a call that never went out, gives back its window permits.
-    /// Returns the pool leases to release in Redis.
+    /// Returns the pool leases to release in Redis. A permit without concurrency permits that went out touches no
+    /// scope at all.
     mutating func release(_ permit: FloodgatePermit, giveBackWindows: Bool, at now: Int64) -> [(scope: GuardKey, position: Int, lease: String)] {
+        guard giveBackWindows || !permit.concurrency.isEmpty else { return [] }
         var poolReleases: [(scope: GuardKey, position: Int, lease: String)] = []
-        var base = 0
-        for scopeKey in permit.key.operation == nil ? [permit.key] : [permit.key.connection, permit.key] {
-            guard var scope = scopes.removeValue(forKey: scopeKey) else { continue }
-            for index in scope.guards.indices {
-                let position = base + index
-                let plan = scope.guards[index].plan
-                if plan.kind == .concurrency {
-                    guard let hold = permit.concurrency.first(where: { $0.position == position }) else { continue }
-                    if let lease = hold.poolLease {
-                        poolReleases.append((scopeKey, position, lease))
-                    } else {
-                        scope.guards[index].share.undo(at: now)
-                    }
-                } else if giveBackWindows {
-                    let time = permit.acquiredAt.nanosecondsSince1970
-                    if permit.leaseMask & (1 << UInt64(position)) != 0, let ledger = plan.ledger {
-                        scope.guards[index].holder.giveBack(at: time, under: ledger)
-                    } else {
-                        scope.guards[index].share.undo(at: time)
-                    }
-                }
-            }
-            base += scope.guards.count
-            scopes[scopeKey] = scope
+        let connection = permit.key.connection
+        let base = scopes[connection]?.guards.count ?? 0
+        if scopes[connection] != nil {
+            Self.release(permit, in: &scopes[connection]!, key: connection, base: 0, giveBackWindows: giveBackWindows, at: now, pool: &poolReleases)
+        }
+        if permit.key.operation != nil, scopes[permit.key] != nil {
+            Self.release(permit, in: &scopes[permit.key]!, key: permit.key, base: base, giveBackWindows: giveBackWindows, at: now, pool: &poolReleases)
         }
         return poolReleases
+    }
+
+    private static func release(
+        _ permit: FloodgatePermit,
+        in scope: inout Scope,
+        key: GuardKey,
+        base: Int,
+        giveBackWindows: Bool,
+        at now: Int64,
+        pool: inout [(scope: GuardKey, position: Int, lease: String)]
+    ) {
+        for index in scope.guards.indices {
+            let position = base + index
+            let plan = scope.guards[index].plan
+            if plan.kind == .concurrency {
+                guard let hold = permit.concurrency.first(where: { $0.position == position }) else { continue }
+                if let lease = hold.poolLease {
+                    pool.append((key, position, lease))
+                } else {
+                    scope.guards[index].share.undo(at: now)
+                }
+            } else if giveBackWindows {
+                let time = permit.acquiredAt.nanosecondsSince1970
+                if permit.leaseMask & (1 << UInt64(position)) != 0, let ledger = plan.ledger {
+                    scope.guards[index].holder.giveBack(at: time, under: ledger)
+                } else {
+                    scope.guards[index].share.undo(at: time)
+                }
+            }
+        }
     }
 
     // MARK: Coordination results
@@ -339,36 +403,26 @@ struct GuardEngine: Sendable {
         switch event {
         case .breakerOpened(let integration, let until):
             guard until > now else { return }
-            withBreaker(integration) { $0.machine.open(until: until) }
+            breaker(integration).machine.open(until: until)
         case .breakerClosed(let integration):
-            withBreaker(integration) { $0.machine.close() }
+            breaker(integration).machine.close()
         case .breakerForced(let integration, let open):
-            withBreaker(integration) { entry in
-                if let open { entry.machine.force(open: open) } else { entry.machine.release() }
-            }
+            let box = breaker(integration)
+            if let open { box.machine.force(open: open) } else { box.machine.release() }
         case .backoff(let integration, let tenant, let until):
             guard until > now, let key = try? GuardKey(integration: integration, tenant: tenant) else { return }
-            let settings = self.settings
-            var scope = scopes.removeValue(forKey: key) ?? settings.makeScope(key, at: now)
-            _ = scope.backoff.throttle(until: until, jitterWindow: settings.jitter, using: &generator)
-            scopes[key] = scope
+            if scopes[key] == nil { scopes[key] = makeScope(key, at: now) }
+            _ = scopes[key]!.backoff.throttle(until: until, jitterWindow: settings.jitter, using: &generator)
         }
-    }
-
-    mutating func withBreaker<Result>(_ integration: String, _ body: (inout BreakerEntry) -> Result) -> Result {
-        var entry = breakers.removeValue(forKey: integration)
-            ?? BreakerEntry(machine: BreakerStateMachine(policy: settings.configuration.breakerPolicy(for: integration)))
-        defer { breakers[integration] = entry }
-        return body(&entry)
     }
 
     /// Records a provider's throttle on a tenant connection; returns the event to publish when it is news.
     mutating func throttle(_ key: GuardKey, until: Int64, at now: Int64) -> FleetEvent? {
         let connection = key.connection
-        let settings = self.settings
-        var scope = scopes.removeValue(forKey: connection) ?? settings.makeScope(connection, at: now)
-        defer { scopes[connection] = scope }
-        guard scope.backoff.throttle(until: until, jitterWindow: settings.jitter, using: &generator) else { return nil }
+        if scopes[connection] == nil { scopes[connection] = makeScope(connection, at: now) }
+        guard scopes[connection]!.backoff.throttle(until: until, jitterWindow: settings.jitter, using: &generator) else {
+            return nil
+        }
         return .backoff(integration: key.integration, tenant: key.tenant, until: until)
     }
 

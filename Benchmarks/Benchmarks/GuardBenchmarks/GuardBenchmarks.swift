@@ -1,0 +1,62 @@
+import Benchmark
+import Floodgate
+import Synchronization
+
+/// A clock that moves 1 µs each time it is read: time passes between decisions without a clock call of the
+/// benchmark's own. It never sleeps: the benchmark's Floodgate is not run.
+final class SteppingClock: Clock, Sendable {
+    private let ticks = Atomic<Int64>(0)
+    let start = WallInstant(nanosecondsSince1970: 1_767_225_600_000_000_000)
+
+    var now: WallInstant {
+        start.advanced(by: .nanoseconds(ticks.add(500, ordering: .relaxed).newValue))
+    }
+
+    var minimumResolution: Duration { .nanoseconds(1) }
+
+    func sleep(until deadline: WallInstant, tolerance: Duration?) async throws {
+        try await Task.sleep(for: now.duration(to: deadline))
+    }
+}
+
+/// One guarded decision (acquire + record) while the instance holds capacity: the hot path of every call.
+///
+/// The keys use HubSpot's profile (a rolling 10 s window and a daily window on the tenant connection) with limits
+/// high enough never to bind, so every decision is taken on the instance's share, as in shared mode between grants.
+/// The clock moves 0.5 µs per read (1 µs per decision), so window bookkeeping is exercised too.
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal, .instructions],
+        scalingFactor: .kilo,
+        maxDuration: .seconds(5),
+        maxIterations: 100
+    )
+
+    for count in [10_000, 1_000_000] {
+        let keys = (0..<count).map { try! GuardKey(integration: "hubspot", tenant: "tenant-\($0)") }
+        let clock = SteppingClock()
+        let floodgate = try! Floodgate(
+            configuration: FloodgateConfiguration(
+                profiles: ["hubspot": .hubSpot(perTenSeconds: 1_000_000_000, perDay: 1_000_000_000)]
+            ),
+            store: .memory,
+            clock: clock
+        )
+        Benchmark(
+            "Decision (acquire + record), \(count) keys",
+            configuration: .init(
+                scalingFactor: .kilo,
+                setup: {
+                    for key in keys { floodgate.record(try await floodgate.acquire(key), .success) }
+                }
+            )
+        ) { benchmark in
+            var index = 0
+            for _ in benchmark.scaledIterations {
+                index = (index &+ 7_919) % keys.count
+                let permit = try await floodgate.acquire(keys[index])
+                floodgate.record(permit, .success)
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Floodgate
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Memory per key and decision time as the number of keys grows, for `scripts/bench-guard`.
+///
+/// For each key count: resident memory before and after one decision on every key (HubSpot profile, local-only
+/// store, so nothing but the guard state is allocated), then the median time of a decision (acquire + record) over
+/// batches of 10,000 spread across all keys.
+@main
+struct BenchGuard {
+    static func residentBytes() -> Int {
+        let descriptor = open("/proc/self/statm", O_RDONLY)
+        guard descriptor >= 0 else { return 0 }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: 128)
+        let count = read(descriptor, &bytes, bytes.count)
+        guard count > 0 else { return 0 }
+        let fields = String(decoding: bytes[..<count], as: UTF8.self).split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    static func main() async throws {
+        print("| keys | resident bytes per key | decision p50 (ns) | decision p90 (ns) |")
+        print("|---:|---:|---:|---:|")
+        for count in [10_000, 100_000, 1_000_000] { try await measure(count) }
+    }
+
+    /// Off the main actor: decisions run on the caller's executor, so the main actor would add a hop per call.
+    nonisolated static func measure(_ count: Int) async throws {
+        do {
+            let keys = (0..<count).map { try! GuardKey(integration: "hubspot", tenant: "tenant-\($0)") }
+            let clock = ManualClock()
+            let floodgate = try Floodgate(
+                configuration: FloodgateConfiguration(
+                    profiles: ["hubspot": .hubSpot(perTenSeconds: 1_000_000_000, perDay: 1_000_000_000)]
+                ),
+                store: .memory,
+                clock: clock
+            )
+            let before = residentBytes()
+            for key in keys { floodgate.record(try await floodgate.acquire(key), .success) }
+            let perKey = (residentBytes() - before) / count
+            var samples: [Double] = []
+            let timer = ContinuousClock()
+            var index = 0
+            for _ in 0..<200 {
+                let started = timer.now
+                for _ in 0..<10_000 {
+                    index = (index &+ 7_919) % count
+                    floodgate.record(try await floodgate.acquire(keys[index]), .success)
+                }
+                let elapsed = started.duration(to: timer.now)
+                samples.append(Double(elapsed.components.attoseconds) / 1e9 / 10_000 + Double(elapsed.components.seconds) * 1e9 / 10_000)
+                clock.advance(by: .milliseconds(10))
+            }
+            samples.sort()
+            print("| \(count) | \(perKey) | \(Int(samples[samples.count / 2])) | \(Int(samples[samples.count * 9 / 10])) |")
+        }
+    }
+}
