@@ -26,7 +26,7 @@ struct BenchGuard {
     static func main() async throws {
         print("| keys | resident bytes per key | decision p50 (ns) | decision p90 (ns) |")
         print("|---:|---:|---:|---:|")
-        for count in [10_000, 100_000, 1_000_000] { try await measure(count) }
+        for count in CommandLine.arguments.dropFirst().compactMap({ Int($0) }).nilIfEmpty ?? [1, 100, 10_000, 100_000, 1_000_000] { try await measure(count) }
     }
 
     /// Off the main actor: decisions run on the caller's executor, so the main actor would add a hop per call.
@@ -61,4 +61,8 @@ struct BenchGuard {
             print("| \(count) | \(perKey) | \(Int(samples[samples.count / 2])) | \(Int(samples[samples.count * 9 / 10])) |")
         }
     }
+}
+
+extension Array {
+    var nilIfEmpty: Self? { isEmpty ? nil : self }
 }

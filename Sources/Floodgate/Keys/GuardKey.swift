@@ -14,6 +14,9 @@ public struct GuardKey: Sendable, Hashable, CustomStringConvertible {
     /// The longest name accepted for any part.
     public static let maximumLength = 128
 
+    /// A hash of the three parts computed once (FNV-1a), so a dictionary lookup hashes one word, not three strings.
+    private let digest: UInt64
+
     /// Validates and makes a key.
     ///
     /// - Throws: ``FloodgateError`` with code `.invalidKey`, naming the part and what is wrong with it.
@@ -28,7 +31,20 @@ public struct GuardKey: Sendable, Hashable, CustomStringConvertible {
         self.integration = integration
         self.tenant = tenant
         self.operation = operation
+        var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+        for part in [integration, tenant, operation ?? ""] {
+            for byte in part.utf8 { digest = (digest ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+            digest = (digest ^ 0xFF) &* 0x0000_0100_0000_01B3  // a separator no name contains
+        }
+        self.digest = operation == nil ? digest : ~digest
     }
+
+    public static func == (lhs: GuardKey, rhs: GuardKey) -> Bool {
+        lhs.digest == rhs.digest && lhs.integration == rhs.integration && lhs.tenant == rhs.tenant
+            && lhs.operation == rhs.operation
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(digest) }
 
     /// The same integration and tenant without the operation: the scope shared by all of the tenant's operations.
     public var connection: GuardKey {

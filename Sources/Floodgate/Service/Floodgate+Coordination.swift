@@ -9,9 +9,9 @@ extension Floodgate {
         guard let fleet else { return }
         let task = engine.withLock { engine -> Task<Void, Never>? in
             let index = engine.index(of: position, in: scope)
-            guard let guards = engine.scopes[scope]?.guards, guards.indices.contains(index) else { return nil }
-            if let pending = guards[index].pendingGrant { return pending }
-            let plan = guards[index].plan
+            guard let state = engine.scopes[scope], state.guards.indices.contains(index) else { return nil }
+            if let pending = state.guards[index].pendingGrant { return pending }
+            let plan = state.template.plans[index]
             guard let ledger = plan.ledger else { return nil }
             let key = fleet.schema.key(.rateLimit, for: scope) + ":\(index)"
             let task = Task {
@@ -39,9 +39,9 @@ extension Floodgate {
         guard let fleet else { return nil }
         let found = engine.withLock { engine -> (PolicyPlan, Int, String)? in
             let index = engine.index(of: position, in: scope)
-            guard let guards = engine.scopes[scope]?.guards, guards.indices.contains(index) else { return nil }
+            guard let state = engine.scopes[scope], state.guards.indices.contains(index) else { return nil }
             engine.leaseCounter += 1
-            return (guards[index].plan, index, "\(configuration.instanceID):\(engine.leaseCounter)")
+            return (state.template.plans[index], index, "\(configuration.instanceID):\(engine.leaseCounter)")
         }
         guard let (plan, index, lease) = found else { return nil }
         do {

@@ -28,32 +28,44 @@ struct GuardEngine: Sendable {
             return limit / size + (configuration.instanceIndex < limit % size ? 1 : 0)
         }
 
-        func makeScope(_ key: GuardKey, at now: Int64, breaker: BreakerBox?) -> Scope {
+        /// The plans of a scope's policies, shared by every key of the same integration and operation.
+        func makeTemplate(_ key: GuardKey) -> ScopeTemplate {
             let policies = (configuration.profiles[key.integration] ?? configuration.defaultProfile).scopeLimits(for: key)
-            let fixedShare: ((Int) -> Int)? = localOnly ? { limit in self.localShare(limit) } : nil
-            let guards = policies.map { (policy: RateLimitPolicy) -> PolicyGuard in
-                let plan = PolicyPlan(
-                    policy,
-                    fleetSize: configuration.fleetSize,
-                    shareFraction: configuration.shareFraction,
-                    skew: .nanoseconds(skew)
-                )
-                return PolicyGuard(plan: plan, share: plan.makeShareCounter(localShare: fixedShare))
+            let plans = policies.map {
+                PolicyPlan($0, fleetSize: configuration.fleetSize, shareFraction: configuration.shareFraction, skew: .nanoseconds(skew))
             }
-            let longest = guards.map { $0.plan.window }.max() ?? 0
-            return Scope(guards: guards, breaker: breaker, lastUsed: now, keepFor: longest + skew)
+            return ScopeTemplate(plans: plans, keepFor: (plans.map(\.window).max() ?? 0) + skew)
+        }
+
+        func makeScope(template: ScopeTemplate, at now: Int64, breaker: BreakerBox?) -> Scope {
+            let fixedShare: ((Int) -> Int)? = localOnly ? { limit in self.localShare(limit) } : nil
+            let guards = template.plans.map { PolicyGuard(share: $0.makeShareCounter(localShare: fixedShare)) }
+            return Scope(template: template, guards: guards, breaker: breaker, lastUsed: now)
+        }
+    }
+
+    /// What every scope of one integration and operation shares: its policies' plans. A class, so the per-key state
+    /// (the hot working set) holds one reference instead of a copy of every plan.
+    final class ScopeTemplate: Sendable {
+        let plans: [PolicyPlan]
+        /// How long a scope's counts matter after its last use: its longest window plus the skew bound.
+        let keepFor: Int64
+
+        init(plans: [PolicyPlan], keepFor: Int64) {
+            self.plans = plans
+            self.keepFor = keepFor
         }
     }
 
     /// The guards of one scope: a tenant connection (with its back-off) or one operation of it.
     struct Scope: Sendable {
+        let template: ScopeTemplate
+        /// The mutable state of each policy, in the template's order.
         var guards: [PolicyGuard]
         /// The integration's breaker (connection scopes only), shared by all of its scopes.
         let breaker: BreakerBox?
         var backoff = ProviderBackoff()
         var lastUsed: Int64
-        /// How long the scope's counts matter after its last use.
-        let keepFor: Int64
         /// The membership epoch its shares were computed at, and when they must be computed again.
         var epoch = -1
         var recheckAt: Int64 = .max
@@ -64,7 +76,6 @@ struct GuardEngine: Sendable {
     }
 
     struct PolicyGuard: Sendable {
-        let plan: PolicyPlan
         var share: ShareCounter
         var holder = LeaseHolder()
         var pendingGrant: Task<Void, Never>?
@@ -100,6 +111,8 @@ struct GuardEngine: Sendable {
     let settings: Settings
     var scopes: [GuardKey: Scope] = [:]
     var breakers: [String: BreakerBox] = [:]
+    /// Plans per integration and operation (`integration NUL operation`).
+    var templates: [String: ScopeTemplate] = [:]
     var view: MembershipView?
     /// Whether Redis answered the last coordination command (fleet mode only).
     var healthy = false
@@ -121,25 +134,26 @@ struct GuardEngine: Sendable {
         let settings = self.settings
         let context = ShareContext(view: view, healthy: healthy, epoch: epoch)
         let connection = key.connection
-        if scopes[connection] == nil { scopes[connection] = makeScope(connection, at: now) }
         var mask: UInt64 = 0
         var holds: [ConcurrencyHold] = []
         var probe: Int64? = nil
-        // One lookup for the tenant connection: its back-off, its breaker, its limits.
+        // One lookup for the tenant connection (its back-off, its breaker, its limits), one for the operation.
+        let connectionIndex = scopeIndex(connection, at: now)
+        var breaker: BreakerBox? = nil
+        var base = 0
         var refusal = Self.admitConnection(
-            &scopes[connection]!, key: key, at: now, settings: settings, context: context, preHeld: preHeld,
-            mask: &mask, holds: &holds, probe: &probe
+            &scopes.values[connectionIndex], key: key, at: now, settings: settings, context: context, preHeld: preHeld,
+            mask: &mask, holds: &holds, probe: &probe, breaker: &breaker, policyCount: &base
         )
         if case .none = refusal, key.operation != nil {
-            if scopes[key] == nil { scopes[key] = makeScope(key, at: now) }
-            let base = scopes[connection]!.guards.count
+            let operationIndex = scopeIndex(key, at: now)
             refusal = Self.take(
-                &scopes[key]!, key: key, base: base, at: now, settings: settings, context: context,
+                &scopes.values[operationIndex], key: key, base: base, at: now, settings: settings, context: context,
                 preHeld: preHeld, mask: &mask, holds: &holds
             )
-            if case .some = refusal {
-                Self.undo(&scopes[connection]!, base: 0, count: base, mask: mask, preHeld: preHeld, at: now)
-                if probe != nil { scopes[connection]!.breaker?.machine.cancelProbe() }
+            if case .some = refusal, let index = scopes.index(forKey: connection) {
+                Self.undo(&scopes.values[index], base: 0, count: base, mask: mask, preHeld: preHeld, at: now)
+                if probe != nil { breaker?.machine.cancelProbe() }
             }
         }
         if let refusal { return refusal }
@@ -149,9 +163,16 @@ struct GuardEngine: Sendable {
             probeEpoch: probe,
             leaseMask: mask,
             concurrency: holds,
-            breaker: scopes[connection]!.breaker
+            breaker: breaker
         )
         return .allowed(permit, needsFleetProbe: probe != nil && !settings.localOnly && context.healthy)
+    }
+
+    /// The index of a scope's state, made on first use (inserting can move other scopes: take indices afresh).
+    private mutating func scopeIndex(_ key: GuardKey, at now: Int64) -> Dictionary<GuardKey, Scope>.Index {
+        if let index = scopes.index(forKey: key) { return index }
+        scopes[key] = makeScope(key, at: now)
+        return scopes.index(forKey: key)!
     }
 
     /// The connection scope's checks in order: the provider's back-off (free, spends nothing), the breaker (so a
@@ -165,8 +186,12 @@ struct GuardEngine: Sendable {
         preHeld: [Int: String],
         mask: inout UInt64,
         holds: inout [ConcurrencyHold],
-        probe: inout Int64?
+        probe: inout Int64?,
+        breaker breakerOut: inout BreakerBox?,
+        policyCount: inout Int
     ) -> Step? {
+        breakerOut = scope.breaker
+        policyCount = scope.guards.count
         if case .refused(let until) = scope.backoff.admit(at: now) {
             return .refused(
                 FloodgateError(
@@ -202,7 +227,15 @@ struct GuardEngine: Sendable {
 
     /// A new scope; a connection scope gets its integration's breaker.
     private mutating func makeScope(_ key: GuardKey, at now: Int64) -> Scope {
-        settings.makeScope(key, at: now, breaker: key.operation == nil ? breaker(key.integration) : nil)
+        let name = key.integration + "\u{0}" + (key.operation ?? "")
+        let template: ScopeTemplate
+        if let known = templates[name] {
+            template = known
+        } else {
+            template = settings.makeTemplate(key)
+            templates[name] = template
+        }
+        return settings.makeScope(template: template, at: now, breaker: key.operation == nil ? breaker(key.integration) : nil)
     }
 
     /// The breaker of an integration, made on first use.
@@ -229,7 +262,7 @@ struct GuardEngine: Sendable {
         refreshShares(&scope, at: now, settings: settings, context: context)
         for index in scope.guards.indices {
             let position = base + index
-            let plan = scope.guards[index].plan
+            let plan = scope.template.plans[index]
             if plan.kind == .concurrency, let lease = preHeld[position] {
                 holds.append(ConcurrencyHold(scope: key, position: position, poolLease: lease))
                 continue
@@ -277,9 +310,9 @@ struct GuardEngine: Sendable {
     static func undo(_ scope: inout Scope, base: Int, count: Int, mask: UInt64, preHeld: [Int: String], at time: Int64) {
         for index in 0..<count {
             let position = base + index
-            if scope.guards[index].plan.kind == .concurrency {
+            if scope.template.plans[index].kind == .concurrency {
                 if preHeld[position] == nil { scope.guards[index].share.undo(at: time) }
-            } else if mask & (1 << UInt64(position)) != 0, let ledger = scope.guards[index].plan.ledger {
+            } else if mask & (1 << UInt64(position)) != 0, let ledger = scope.template.plans[index].ledger {
                 scope.guards[index].holder.giveBack(at: time, under: ledger)
             } else {
                 scope.guards[index].share.undo(at: time)
@@ -293,7 +326,7 @@ struct GuardEngine: Sendable {
         scope.epoch = context.epoch
         scope.recheckAt = .max
         for index in scope.guards.indices {
-            let plan = scope.guards[index].plan
+            let plan = scope.template.plans[index]
             let share: Int
             if let view = context.view {
                 if view.mayUseShare(window: plan.window, skew: settings.skew, heartbeat: settings.heartbeat, at: now) {
@@ -346,7 +379,7 @@ struct GuardEngine: Sendable {
     ) {
         for index in scope.guards.indices {
             let position = base + index
-            let plan = scope.guards[index].plan
+            let plan = scope.template.plans[index]
             if plan.kind == .concurrency {
                 guard let hold = permit.concurrency.first(where: { $0.position == position }) else { continue }
                 if let lease = hold.poolLease {
@@ -433,7 +466,7 @@ struct GuardEngine: Sendable {
         let before = scopes.count
         let timeout = settings.idleTimeout
         scopes = scopes.filter { _, scope in
-            !(scope.isIdle && now - scope.lastUsed > max(timeout, scope.keepFor))
+            !(scope.isIdle && now - scope.lastUsed > max(timeout, scope.template.keepFor))
         }
         return before - scopes.count
     }
