@@ -45,11 +45,13 @@ let package = Package(
             path: "Benchmarks/GuardBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
-        // Memory per key and decision time as keys grow to 1M, for scripts/bench-guard.
+        // Memory per key and decision time as keys grow to 1M, and fleet propagation times, for scripts/bench-guard.
         .executableTarget(
             name: "bench-guard",
             dependencies: [
                 .product(name: "Floodgate", package: "floodgate"),
+                .product(name: "FloodgateRedis", package: "floodgate"),
+                .product(name: "FloodgateLocalRedis", package: "floodgate"),
             ]
         ),
         // Throughput for scripts/bench-client, which compares it with redis-benchmark on the same server.

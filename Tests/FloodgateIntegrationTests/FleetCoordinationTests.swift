@@ -70,9 +70,11 @@ struct FleetCoordinationTests {
             let b = try await fleet.addInstance(Self.configuration(breaker: breaker))
             let key = try GuardKey(integration: "hubspot", tenant: "t1")
             let other = try GuardKey(integration: "hubspot", tenant: "t2")
+            var seenByB = b.floodgate.breakerEvents().makeAsyncIterator()
             for _ in 0..<5 { a.floodgate.record(try await a.floodgate.acquire(key), .failure) }
             #expect(a.floodgate.breakerState(of: "hubspot") == .open(until: fleet.clock.now.advanced(by: .seconds(30))))
-            try await eventually("b sees the breaker open") { b.floodgate.breakerState(of: "hubspot") != .closed }
+            let event = await seenByB.next()
+            #expect(event?.integration == "hubspot" && event?.state == .open(until: fleet.clock.now.advanced(by: .seconds(30))))
             let error = await #expect(throws: FloodgateError.self) { try await b.floodgate.acquire(other) }
             #expect(error?.code == .breakerOpen)
             #expect(error?.retryAt == fleet.clock.now.advanced(by: .seconds(30)), "the same open-until everywhere")

@@ -153,8 +153,11 @@ struct LocalOnlyFloodgateTests {
             breaker: BreakerPolicy(minimumCalls: 4, openDuration: .seconds(30), halfOpenProbes: 2),
             clock: clock
         )
+        var events = floodgate.breakerEvents().makeAsyncIterator()
         for _ in 0..<4 { floodgate.record(try await floodgate.acquire(key), .failure) }
         #expect(floodgate.breakerState(of: "hubspot") == .open(until: Self.start.advanced(by: .seconds(30))))
+        let opened = await events.next()
+        #expect(opened == BreakerEvent(integration: "hubspot", state: .open(until: Self.start.advanced(by: .seconds(30))), at: Self.start))
         let refusal = await #expect(throws: FloodgateError.self) { try await floodgate.acquire(key) }
         #expect(refusal?.code == .breakerOpen)
         #expect(refusal?.retryAt == Self.start.advanced(by: .seconds(30)))
@@ -166,6 +169,7 @@ struct LocalOnlyFloodgateTests {
         floodgate.record(probe1, .success)
         floodgate.record(probe2, .success)
         #expect(floodgate.breakerState(of: "hubspot") == .closed)
+        #expect(await events.next()?.state == .closed, "the close is an event too")
         #expect(await Self.attempt(floodgate, key))
     }
 

@@ -24,6 +24,10 @@ struct BenchGuard {
     }
 
     static func main() async throws {
+        if CommandLine.arguments.dropFirst().first == "propagation" {
+            try await Propagation.measure(rounds: 200, url: CommandLine.arguments.dropFirst(2).first)
+            return
+        }
         print("| keys | resident bytes per key | decision p50 (ns) | decision p90 (ns) |")
         print("|---:|---:|---:|---:|")
         for count in CommandLine.arguments.dropFirst().compactMap({ Int($0) }).nilIfEmpty ?? [1, 100, 10_000, 100_000, 1_000_000] { try await measure(count) }

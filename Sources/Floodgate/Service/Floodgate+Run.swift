@@ -20,6 +20,7 @@ extension Floodgate {
             }
         }
         workSink.finish()
+        breakerEventHub.finish()
         if let fleet, let joined = joinedAt.value {
             let now = clock.now().nanosecondsSince1970
             _ = try? await fleet.heartbeat(joinedAt: joined, expiresAt: now, now: now, retention: retention, collect: false)
@@ -111,7 +112,7 @@ extension Floodgate {
                             origin != configuration.instanceID
                         else { continue }
                         let now = clock.now().nanosecondsSince1970
-                        engine.withLock { $0.apply(fleetEvent, at: now) }
+                        applyFleetEvent(fleetEvent, at: now)
                     case .reconnected:
                         await resynchronize(fleet)
                     }
@@ -132,9 +133,7 @@ extension Floodgate {
         do {
             let events = try await fleet.currentEvents(component: .breaker)
             let now = clock.now().nanosecondsSince1970
-            engine.withLock { engine in
-                for event in events { engine.apply(event, at: now) }
-            }
+            for event in events { applyFleetEvent(event, at: now) }
         } catch {
             coordinationFailed(error, doing: "reading the fleet's state")
         }
@@ -170,7 +169,7 @@ extension Floodgate {
                     ) {
                         let now = clock.now().nanosecondsSince1970
                         let event = FleetEvent.breakerClosed(integration: integration)
-                        engine.withLock { $0.apply(event, at: now) }
+                        applyFleetEvent(event, at: now)
                         try await fleet.publish(event, keepFor: 1_000_000_000, component: .breaker)
                     }
                 }
@@ -221,8 +220,9 @@ extension Floodgate {
                         continue
                     }
                     let until = now + policy.openDuration.nanoseconds
-                    let opened = engine.withLock { $0.breaker(integration).machine.open(until: until) != nil }
-                    if opened {
+                    let opened = engine.withLock { $0.breaker(integration).machine.open(until: until) }
+                    if let opened {
+                        emitBreakerChange(integration, opened, at: now)
                         logger.notice(
                             "breaker opened on the fleet's evidence",
                             metadata: ["integration": "\(integration)", "calls": "\(fleetTotals.calls)", "failures": "\(fleetTotals.failures)"]

@@ -26,6 +26,7 @@ public final class Floodgate: Service, Sendable {
     let engine: Mutex<GuardEngine>
     let work: AsyncStream<FleetWork>
     let workSink: AsyncStream<FleetWork>.Continuation
+    let breakerEventHub = BreakerEventHub()
 
     /// Makes a Floodgate. Nothing is sent to Redis before ``run()``.
     ///
@@ -145,6 +146,7 @@ public final class Floodgate: Service, Sendable {
         let now = clock.now().nanosecondsSince1970
         let elapsed = duration ?? .nanoseconds(now - permit.acquiredAt.nanosecondsSince1970)
         var effects: [FleetWork] = []
+        var breakerChange: BreakerStateMachine.State? = nil
         engine.withLock { engine in
             let cancelled: Bool
             if case .cancelled = outcome { cancelled = true } else { cancelled = false }
@@ -167,6 +169,7 @@ public final class Floodgate: Service, Sendable {
                 let failed: Bool
                 if case .failure = outcome { failed = true } else { failed = false }
                 let change = breaker.machine.record(failed ? .failure : .success, duration: elapsed, at: now)
+                breakerChange = change
                 if failed || elapsed >= breaker.machine.policy.slowCallDuration { breaker.unreported = true }
                 switch change {
                 case .open(let until)?:
@@ -179,6 +182,9 @@ public final class Floodgate: Service, Sendable {
                     }
                 }
             }
+        }
+        if let breakerChange {
+            emitBreakerChange(permit.key.integration, breakerChange, at: now)
         }
         guard fleet != nil else { return }
         for effect in effects { workSink.yield(effect) }
@@ -212,23 +218,34 @@ public final class Floodgate: Service, Sendable {
         _ = try GuardKey(integration: integration, tenant: "t")
         let event = FleetEvent.breakerForced(integration: integration, open: open)
         let now = clock.now().nanosecondsSince1970
-        engine.withLock { $0.apply(event, at: now) }
+        applyFleetEvent(event, at: now)
         if let fleet {
             try await fleet.publish(event, keepFor: 86_400_000_000_000, component: .breaker)
+        }
+    }
+
+    /// The breaker changes seen by this instance from now on (opens by local or fleet evidence or by other
+    /// instances' events, closes, forced states), until shutdown. Half-open is not an event: it happens at the first
+    /// call after the open period; read it with ``breakerState(of:)``.
+    public func breakerEvents() -> AsyncStream<BreakerEvent> { breakerEventHub.subscribe() }
+
+    func emitBreakerChange(_ integration: String, _ state: BreakerStateMachine.State, at now: Int64) {
+        breakerEventHub.emit(
+            BreakerEvent(integration: integration, state: state.publicState, at: WallInstant(nanosecondsSince1970: now))
+        )
+    }
+
+    /// Applies a fleet event and reports the breaker change it caused, if any.
+    func applyFleetEvent(_ event: FleetEvent, at now: Int64) {
+        if let change = engine.withLock({ $0.apply(event, at: now) }) {
+            emitBreakerChange(change.integration, change.state, at: now)
         }
     }
 
     /// The breaker state of an integration, as this instance sees it.
     public func breakerState(of integration: String) -> BreakerState {
         engine.withLock { engine in
-            guard let machine = engine.breakers[integration]?.machine else { return .closed }
-            switch machine.state {
-            case .closed: return .closed
-            case .open(let until): return .open(until: WallInstant(nanosecondsSince1970: until))
-            case .halfOpen: return .halfOpen
-            case .forcedOpen: return .forcedOpen
-            case .forcedClosed: return .forcedClosed
-            }
+            engine.breakers[integration]?.machine.state.publicState ?? .closed
         }
     }
 

@@ -431,21 +431,24 @@ struct GuardEngine: Sendable {
 
     // MARK: Breakers and back-off
 
-    /// Applies another instance's (or the state hash's) event. Returns nothing: applying is never news.
-    mutating func apply(_ event: FleetEvent, at now: Int64) {
+    /// Applies another instance's (or the state hash's) event; returns the breaker's new state when it changed.
+    @discardableResult
+    mutating func apply(_ event: FleetEvent, at now: Int64) -> (integration: String, state: BreakerStateMachine.State)? {
         switch event {
         case .breakerOpened(let integration, let until):
-            guard until > now else { return }
-            breaker(integration).machine.open(until: until)
+            guard until > now else { return nil }
+            return breaker(integration).machine.open(until: until).map { (integration, $0) }
         case .breakerClosed(let integration):
-            breaker(integration).machine.close()
+            return breaker(integration).machine.close().map { (integration, $0) }
         case .breakerForced(let integration, let open):
             let box = breaker(integration)
-            if let open { box.machine.force(open: open) } else { box.machine.release() }
+            let change = open.map { box.machine.force(open: $0) } ?? box.machine.release()
+            return change.map { (integration, $0) }
         case .backoff(let integration, let tenant, let until):
-            guard until > now, let key = try? GuardKey(integration: integration, tenant: tenant) else { return }
+            guard until > now, let key = try? GuardKey(integration: integration, tenant: tenant) else { return nil }
             if scopes[key] == nil { scopes[key] = makeScope(key, at: now) }
             _ = scopes[key]!.backoff.throttle(until: until, jitterWindow: settings.jitter, using: &generator)
+            return nil
         }
     }
 
