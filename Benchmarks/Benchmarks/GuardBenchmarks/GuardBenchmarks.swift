@@ -58,5 +58,36 @@ let benchmarks: @Sendable () -> Void = {
                 floodgate.record(permit, .success)
             }
         }
+        // The same decision through the synchronous fail-fast API: no async frame.
+        Benchmark("Decision (tryAcquire + record), \(count) keys", configuration: .init(scalingFactor: .kilo)) { benchmark in
+            var index = 0
+            for _ in benchmark.scaledIterations {
+                index = (index &+ 7_919) % keys.count
+                floodgate.record(try floodgate.tryAcquire(keys[index])!, .success)
+            }
+        }
+    }
+
+    // An operation key (Slack, tier 3 method): two scopes per decision, the connection's and the method's.
+    let slackKeys = (0..<10_000).map {
+        try! GuardKey(integration: "slack", tenant: "T\($0)", operation: "conversations.history")
+    }
+    let slack = try! Floodgate(
+        configuration: FloodgateConfiguration(
+            profiles: ["slack": .slack(tiers: ["conversations.history": .tier4], defaultTier: .tier4)]
+        ),
+        store: .memory,
+        clock: SteppingClock()
+    )
+    Benchmark(
+        "Decision (acquire + record), 10000 operation keys",
+        configuration: .init(scalingFactor: .kilo, setup: { for key in slackKeys { slack.record(try await slack.acquire(key), .success) } })
+    ) { benchmark in
+        var index = 0
+        for _ in benchmark.scaledIterations {
+            index = (index &+ 7_919) % slackKeys.count
+            // 100 per minute per method: spread over 10,000 keys the limit never binds within a run.
+            if let permit = try? await slack.acquire(slackKeys[index]) { slack.record(permit, .success) }
+        }
     }
 }

@@ -32,11 +32,16 @@ public struct GuardKey: Sendable, Hashable, CustomStringConvertible {
         self.tenant = tenant
         self.operation = operation
         var digest: UInt64 = 0xcbf2_9ce4_8422_2325
-        for part in [integration, tenant, operation ?? ""] {
-            for byte in part.utf8 { digest = (digest ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-            digest = (digest ^ 0xFF) &* 0x0000_0100_0000_01B3  // a separator no name contains
-        }
+        Self.mix(integration, into: &digest)
+        Self.mix(tenant, into: &digest)
+        if let operation { Self.mix(operation, into: &digest) }
         self.digest = operation == nil ? digest : ~digest
+    }
+
+    /// FNV-1a over a part's bytes and a separator byte no name contains.
+    private static func mix(_ part: String, into digest: inout UInt64) {
+        for byte in part.utf8 { digest = (digest ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        digest = (digest ^ 0xFF) &* 0x0000_0100_0000_01B3
     }
 
     public static func == (lhs: GuardKey, rhs: GuardKey) -> Bool {

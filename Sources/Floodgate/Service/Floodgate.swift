@@ -135,6 +135,23 @@ public final class Floodgate: Service, Sendable {
         }
     }
 
+    /// Decides a call on `key` now, without suspending: a permit when this instance holds capacity, a thrown
+    /// ``FloodgateError`` when the call is refused, and nil when the decision needs Redis (a pool grant, a concurrency
+    /// lease, a fleet-wide half-open probe) — then use ``acquire(_:waitingUpTo:)``. For hot paths outside async code.
+    public func tryAcquire(_ key: GuardKey) throws -> FloodgatePermit? {
+        let now = clock.now().nanosecondsSince1970
+        switch engine.withLock({ $0.decide(key, at: now, preHeld: [:]) }) {
+        case .allowed(let permit, let needsFleetProbe):
+            guard needsFleetProbe else { return permit }
+            record(permit, .cancelled)
+            return nil
+        case .refused(let error):
+            throw error
+        case .needsGrant, .needsConcurrencyLease:
+            return nil
+        }
+    }
+
     private func waitOrThrow(_ error: FloodgateError, deadline: WallInstant?) async throws {
         guard let deadline, let retryAt = error.retryAt, retryAt <= deadline else { throw error }
         try await clock.sleep(until: retryAt)

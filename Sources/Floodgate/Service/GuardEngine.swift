@@ -84,9 +84,10 @@ struct GuardEngine: Sendable {
     /// One integration's breaker. A class so that scopes and permits reach it without a lookup; it is only ever
     /// read or changed under the engine's lock.
     final class BreakerBox: @unchecked Sendable {
-        var machine: BreakerStateMachine
+        // Only ever accessed under the engine's lock, which already excludes overlapping access: no dynamic checks.
+        @exclusivity(unchecked) var machine: BreakerStateMachine
         /// New failures or slow calls since the last report to the fleet.
-        var unreported = false
+        @exclusivity(unchecked) var unreported = false
 
         init(policy: BreakerPolicy) { machine = BreakerStateMachine(policy: policy) }
     }
