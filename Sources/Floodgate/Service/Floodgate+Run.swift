@@ -53,6 +53,16 @@ extension Floodgate {
         var beats = 0
         while !Task.isCancelled {
             let now = clock.now().nanosecondsSince1970
+            if let budget, budget.level >= .localOnly {
+                // The command budget sheds coordination: local shares only, not even heartbeats.
+                engine.withLock { $0.setHealthy(false) }
+                do {
+                    try await clock.sleep(until: WallInstant(nanosecondsSince1970: now + configuration.recoveryInterval.nanoseconds))
+                } catch {
+                    return
+                }
+                continue
+            }
             let healthy = engine.withLock { $0.healthy }
             if !healthy || now >= nextHeartbeat {
                 do {
@@ -144,6 +154,7 @@ extension Floodgate {
     /// Does the Redis work outcomes leave behind: publishing events, releasing leases, counting probes.
     func workLoop(_ fleet: FleetRedis) async {
         for await item in work {
+            if let budget, budget.level >= .localOnly { continue }  // shedding: the fleet learns nothing from us
             do {
                 switch item {
                 case .publish(let event):

@@ -27,6 +27,8 @@ public final class Floodgate: Service, Sendable {
     let work: AsyncStream<FleetWork>
     let workSink: AsyncStream<FleetWork>.Continuation
     let breakerEventHub = BreakerEventHub()
+    /// When it sheds down to ``CommandBudget/Level/localOnly``, coordination stops (degraded mode) until it recovers.
+    let budget: CommandBudget?
 
     /// Makes a Floodgate. Nothing is sent to Redis before ``run()``.
     ///
@@ -34,15 +36,18 @@ public final class Floodgate: Service, Sendable {
     ///   - configuration: limits, breakers, fleet and timing; validated here.
     ///   - store: `.redis(client)` to coordinate the fleet, `.memory` for local-only mode.
     ///   - clock: the time of every decision (a `ManualClock` for tests and replays).
+    ///   - budget: the Redis command budget; at its `localOnly` level the guards stop coordinating.
     /// - Throws: ``FloodgateError`` `.invalidConfiguration` naming the bad field.
     public init<C: Clock>(
         configuration: FloodgateConfiguration,
         store: FloodgateStore,
         clock: C = WallClock(),
+        budget: CommandBudget? = nil,
         logger: Logger = Logger(label: "floodgate")
     ) throws where C.Instant == WallInstant, C: Sendable {
         try configuration.validate()
         self.configuration = configuration
+        self.budget = budget
         self.clock = FloodgateClock(clock)
         var logger = logger
         logger[metadataKey: "floodgate.instance"] = "\(configuration.instanceID)"
