@@ -341,8 +341,8 @@ public final class ResponseCache: Service, Sendable {
                     useTracking = false
                 }
             }
-            self.state.withLock { $0.mode = useTracking ? .tracking : .publish }
             if useTracking {
+                self.state.withLock { $0.mode = .tracking }
                 for await invalidation in client.invalidations() {
                     switch invalidation {
                     case .keys(let keys):
@@ -365,7 +365,10 @@ public final class ResponseCache: Service, Sendable {
         while !Task.isCancelled {
             do {
                 let subscription = try await client.subscribe(to: [invalidationChannel], component: .cache)
-                state.withLock { $0.near.removeAll() }  // whatever was published before the subscription is unknown
+                state.withLock { state in
+                    state.mode = .publish
+                    state.near.removeAll()  // whatever was published before the subscription is unknown
+                }
                 for await event in subscription {
                     switch event {
                     case .message(let message):

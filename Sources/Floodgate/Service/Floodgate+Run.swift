@@ -97,7 +97,9 @@ extension Floodgate {
                     coordinationFailed(error, doing: "a membership heartbeat")
                 }
             }
-            let wake = engine.withLock { $0.healthy } ? nextHeartbeat : now + configuration.recoveryInterval.nanoseconds
+            // Awake at least every recovery interval, also when healthy, to notice the command budget's shedding.
+            let recheck = now + configuration.recoveryInterval.nanoseconds
+            let wake = engine.withLock { $0.healthy } ? min(nextHeartbeat, recheck) : recheck
             do {
                 try await clock.sleep(until: WallInstant(nanosecondsSince1970: max(wake, now + 1)))
             } catch {

@@ -1,0 +1,137 @@
+import Floodgate
+import FloodgateLocalRedis
+import FloodgateRedis
+import Testing
+
+/// The two-tier cache and the command budget on a real Redis: command costs from INFO commandstats, invalidation
+/// across instances in tracking and publish modes, budget exhaustion and recovery.
+@Suite("Response cache and command budget on a real Redis", .serialized)
+struct ResponseCacheIntegrationTests {
+    struct Reply: Codable, Sendable, Hashable {
+        var text: String
+    }
+
+    /// Two cache instances, each with its own client, on one private server started with `arguments`.
+    static func withTwoCaches(
+        arguments: [String] = [],
+        clock: ManualClock = ManualClock(),
+        _ body: (ResponseCache, ResponseCache, RedisClient) async throws -> Void
+    ) async throws {
+        let server = try await LocalRedisServer.start(.init(arguments: arguments))
+        defer { server.stop() }
+        let clients = try (0..<3).map { _ in try RedisClient(configuration: FleetHarness.clientConfiguration(server)) }
+        let caches = try (0..<2).map { try ResponseCache(store: .redis(clients[$0]), clock: clock) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in clients { group.addTask { try await client.run() } }
+            for cache in caches { group.addTask { try await cache.run() } }
+            defer { group.cancelAll() }
+            try await eventually("both caches chose a mode") { caches.allSatisfy { $0.invalidationMode != .pending } }
+            try await body(caches[0], caches[1], clients[2])
+        }
+    }
+
+    static func stats(_ observer: RedisClient) async throws -> [String: Int] {
+        var stats = try await observer.commandStats()
+        stats["info"] = nil
+        stats["config|resetstat"] = nil
+        return stats
+    }
+
+    @Test func eachOperationCostsExactlyItsCommands() async throws {
+        try await Self.withTwoCaches { a, _, observer in
+            #expect(a.invalidationMode == .tracking)
+            try await observer.configResetStat()
+            // A miss in both tiers: one GET, then the loader's value fills Redis with one SET.
+            _ = try await a.value(for: "k1", ttl: .seconds(60)) { Reply(text: "one") }
+            #expect(try await Self.stats(observer) == ["get": 1, "set": 1])
+            try await observer.configResetStat()
+            // Near hits: nothing at all.
+            for _ in 0..<1_000 { _ = try await a.value(for: "k1", ttl: .seconds(60)) { Reply(text: "never") } }
+            #expect(try await Self.stats(observer) == [:], "1,000 near hits, no command")
+            // A write: one SET.
+            try await a.set("k2", to: Reply(text: "two"), ttl: .seconds(60))
+            #expect(try await Self.stats(observer) == ["set": 1])
+            #expect(a.statistics.nearHits == 1_000 && a.statistics.loads == 1)
+        }
+    }
+
+    @Test func anotherInstancesWriteInvalidatesTheNearCacheByTracking() async throws {
+        try await Self.withTwoCaches { a, b, _ in
+            #expect(a.invalidationMode == .tracking && b.invalidationMode == .tracking)
+            #expect(try await a.value(for: "k", ttl: .seconds(60)) { Reply(text: "old") } == Reply(text: "old"))
+            #expect(try await b.get("k", as: Reply.self) == Reply(text: "old"), "b reads it from Redis")
+            try await b.set("k", to: Reply(text: "new"), ttl: .seconds(60))
+            try await eventually("a's near copy is invalidated") { try await a.get("k", as: Reply.self) == Reply(text: "new") }
+            try await a.delete("k")
+            try await eventually("b's near copy is invalidated") { try await b.get("k", as: Reply.self) == nil }
+        }
+    }
+
+    @Test func withoutClientTrackingWritersPublishInvalidations() async throws {
+        try await Self.withTwoCaches(arguments: ["--rename-command", "CLIENT", ""]) { a, b, observer in
+            #expect(a.invalidationMode == .publish && b.invalidationMode == .publish)
+            _ = try await a.value(for: "k", ttl: .seconds(60)) { Reply(text: "old") }
+            _ = try await b.get("k", as: Reply.self)
+            try await observer.configResetStat()
+            try await b.set("k", to: Reply(text: "new"), ttl: .seconds(60))
+            #expect(try await Self.stats(observer) == ["set": 1, "publish": 1], "a write costs one write and one publish")
+            try await eventually("a hears of it") { try await a.get("k", as: Reply.self) == Reply(text: "new") }
+        }
+    }
+
+    @Test func aValueReadFromRedisExpiresInTheNearCacheWhenItExpiresInRedis() async throws {
+        let clock = ManualClock()
+        try await Self.withTwoCaches(clock: clock) { a, b, _ in
+            try await a.set("k", to: Reply(text: "v"), ttl: .seconds(10))
+            clock.advance(by: .seconds(8))
+            #expect(try await b.get("k", as: Reply.self) == Reply(text: "v"))
+            clock.advance(by: .seconds(2))
+            let loaded = try await b.value(for: "k", ttl: .seconds(10)) { Reply(text: "reloaded") }
+            #expect(loaded == Reply(text: "reloaded") || loaded == Reply(text: "v"), "never older than its TTL in the near cache")
+            #expect(b.statistics.loads + b.statistics.redisHits >= 2, "the near copy expired with the Redis entry")
+        }
+    }
+
+    @Test func theBudgetShedsTheCacheThenCoordinationAndRecoversNextPeriod() async throws {
+        let clock = ManualClock()
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let client = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
+        let observer = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
+        let budget = try CommandBudget(configuration: .init(perDay: 2_000, interval: .seconds(60)), client: client, clock: clock)
+        let cache = try ResponseCache(store: .redis(client), budget: budget, clock: clock)
+        let guards = try Floodgate(configuration: FloodgateConfiguration(), store: .redis(client), clock: clock, budget: budget)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            group.addTask { try await observer.run() }
+            group.addTask { try await guards.run() }
+            defer { group.cancelAll() }
+            try await eventually("the guards coordinate") { guards.mode == .shared }
+            // A first report sets the baseline, then 500 misses in one minute: 1,000 commands a minute projects far
+            // beyond 2,000 a day.
+            await budget.report()
+            #expect(budget.level == .normal)
+            for index in 0..<500 { _ = try await cache.value(for: "k\(index)", ttl: .seconds(600)) { Reply(text: "\(index)") } }
+            clock.advance(by: .seconds(60))
+            await budget.report()
+            #expect(budget.level == .nearCacheOnly, "the cache is shed first")
+            let before = try await observer.commandStats()
+            for index in 500..<600 { _ = try await cache.value(for: "k\(index)", ttl: .seconds(600)) { Reply(text: "\(index)") } }
+            let after = try await observer.commandStats()
+            #expect(after["get"] == before["get"] && after["set"] == before["set"], "near-cache only: no GET, no SET")
+            clock.advance(by: .seconds(60))
+            await budget.report()
+            #expect(budget.level == .localOnly, "still projected over: coordination is shed too")
+            clock.advance(by: .seconds(1))
+            try await eventually("the guards stop coordinating") { guards.mode == .degraded }
+            #expect(budget.status.usedToday > 1_000)
+            // The next day starts afresh.
+            clock.advance(by: .seconds(86_400))
+            await budget.report()
+            #expect(budget.level == .normal)
+            clock.advance(by: .seconds(1))
+            try await eventually("and coordinate again") { guards.mode == .shared }
+            #expect(budget.status.ownCommandsPerDay == 1_442, "one INCRBY a minute, plus the first-of-period EXPIRE")
+        }
+    }
+}
