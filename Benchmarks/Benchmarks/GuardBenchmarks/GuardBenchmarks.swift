@@ -90,4 +90,28 @@ let benchmarks: @Sendable () -> Void = {
             if let permit = try? await slack.acquire(slackKeys[index]) { slack.record(permit, .success) }
         }
     }
+
+    // A near-cache hit of the response cache: a 200-byte reply among 10,000 entries.
+    struct Reply: Codable, Sendable {
+        var text: String
+    }
+    let cache = try! ResponseCache(store: .memory, clock: SteppingClock())
+    let cacheKeys = (0..<10_000).map { "object-\($0)" }
+    Benchmark(
+        "Near-cache hit (value(for:ttl:loader:)), 10000 entries",
+        configuration: .init(
+            scalingFactor: .kilo,
+            setup: {
+                for key in cacheKeys {
+                    _ = try await cache.value(for: key, ttl: .seconds(86_400)) { Reply(text: String(repeating: "x", count: 200)) }
+                }
+            }
+        )
+    ) { benchmark in
+        var index = 0
+        for _ in benchmark.scaledIterations {
+            index = (index &+ 7_919) % cacheKeys.count
+            blackHole(try await cache.value(for: cacheKeys[index], ttl: .seconds(86_400)) { nil as Reply? })
+        }
+    }
 }

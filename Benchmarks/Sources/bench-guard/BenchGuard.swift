@@ -26,6 +26,11 @@ struct BenchGuard {
     }
 
     static func main() async throws {
+        if CommandLine.arguments.dropFirst().first == "cache" {
+            try await CacheFigures.hitTime()
+            try await CacheFigures.measure()
+            return
+        }
         if CommandLine.arguments.dropFirst().first == "propagation" {
             try await Propagation.measure(rounds: 200, url: CommandLine.arguments.dropFirst(2).first)
             return

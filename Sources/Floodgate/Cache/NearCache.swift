@@ -48,10 +48,10 @@ struct NearCache: Sendable {
     /// Looks `key` up at `now`, marking it referenced.
     mutating func lookup(_ key: String, at now: Int64) -> Lookup {
         guard let slot = index[key] else { return .miss }
+        // Field by field: copying the whole entry would retain its key and value for nothing.
         ring[slot]!.referenced = true
-        let entry = ring[slot]!
-        if now < entry.expiresAt { return .fresh(entry.value) }
-        if now < entry.staleUntil { return .stale(entry.value) }
+        if now < ring[slot]!.expiresAt { return .fresh(ring[slot]!.value) }
+        if now < ring[slot]!.staleUntil { return .stale(ring[slot]!.value) }
         remove(key)
         return .miss
     }

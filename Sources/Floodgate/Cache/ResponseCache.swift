@@ -1,6 +1,7 @@
 import FloodgateRESP
 import FloodgateRedis
 import Logging
+import Metrics
 import NIOCore
 import ServiceLifecycle
 import Synchronization
@@ -111,6 +112,7 @@ public final class ResponseCache: Service, Sendable {
     private let logger: Logger
     private let state: Mutex<State>
     private let instanceTag = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    private let metricsFactory: any MetricsFactory
 
     /// - Parameters:
     ///   - store: `.redis(client)` for two tiers, `.memory` for the near cache alone.
@@ -120,9 +122,11 @@ public final class ResponseCache: Service, Sendable {
         store: FloodgateStore,
         budget: CommandBudget? = nil,
         clock: C = WallClock(),
-        logger: Logger = Logger(label: "floodgate.cache")
+        logger: Logger = Logger(label: "floodgate.cache"),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws where C.Instant == WallInstant, C: Sendable {
         try configuration.validate()
+        self.metricsFactory = metricsFactory
         self.configuration = configuration
         if case .redis(let client) = store { self.client = client } else { self.client = nil }
         self.budget = budget
@@ -131,6 +135,15 @@ public final class ResponseCache: Service, Sendable {
         var initial = State(near: NearCache(maximumEntries: configuration.maximumEntries, maximumBytes: configuration.maximumBytes))
         if client == nil { initial.mode = .none }
         state = Mutex(initial)
+        reportMode(initial.mode)
+    }
+
+    /// `floodgate_cache_invalidation_mode{mode=…}`: 1 for the mode in use, 0 for the others.
+    private func reportMode(_ mode: InvalidationMode) {
+        for candidate in [InvalidationMode.pending, .tracking, .publish, .none] {
+            Gauge(label: "floodgate_cache_invalidation_mode", dimensions: [("mode", candidate.rawValue)], factory: metricsFactory)
+                .record(candidate == mode ? 1 : 0)
+        }
     }
 
     public var invalidationMode: InvalidationMode { state.withLock { $0.mode } }
@@ -343,6 +356,7 @@ public final class ResponseCache: Service, Sendable {
             }
             if useTracking {
                 self.state.withLock { $0.mode = .tracking }
+                self.reportMode(.tracking)
                 for await invalidation in client.invalidations() {
                     switch invalidation {
                     case .keys(let keys):
@@ -369,6 +383,7 @@ public final class ResponseCache: Service, Sendable {
                     state.mode = .publish
                     state.near.removeAll()  // whatever was published before the subscription is unknown
                 }
+                reportMode(.publish)
                 for await event in subscription {
                     switch event {
                     case .message(let message):
