@@ -6,18 +6,6 @@
 /// entries go first. A key read again before the hand comes round survives, so hot keys stay while one-off keys
 /// leave: close to LRU's hit ratio, with no list to reorder on a hit (a hit writes one bit, and allocates nothing).
 struct NearCache: Sendable {
-    /// A cached value, or a remembered miss (`value == nil`).
-    struct Entry: Sendable {
-        var key: String
-        var value: (any Sendable)?
-        var bytes: Int
-        /// Fresh until (nanoseconds since 1970).
-        var expiresAt: Int64
-        /// Served stale (while one reload runs) until.
-        var staleUntil: Int64
-        var referenced: Bool
-    }
-
     /// What a lookup found.
     enum Lookup {
         case fresh((any Sendable)?)
@@ -30,15 +18,28 @@ struct NearCache: Sendable {
     let maximumBytes: Int
     private(set) var bytes = 0
     private var index: [String: Int] = [:]
-    private var ring: [Entry?]
+    // The ring as parallel arrays (a hit touches its bit, its times and its value, never copies its key).
+    private var keys: [String?]
+    /// A cached value, or a remembered miss (nil).
+    private var values: [(any Sendable)?]
+    private var sizes: [Int]
+    /// Fresh until, and served stale (while one reload runs) until (nanoseconds since 1970).
+    private var expiresAt: [Int64]
+    private var staleUntil: [Int64]
+    private var referenced: [Bool]
     private var hand = 0
-    /// Free slots of the ring (after removals).
+    /// Free slots of the ring.
     private var free: [Int]
 
     init(maximumEntries: Int, maximumBytes: Int) {
         self.maximumEntries = maximumEntries
         self.maximumBytes = maximumBytes
-        ring = Array(repeating: nil, count: maximumEntries)
+        keys = Array(repeating: nil, count: maximumEntries)
+        values = Array(repeating: nil, count: maximumEntries)
+        sizes = Array(repeating: 0, count: maximumEntries)
+        expiresAt = Array(repeating: 0, count: maximumEntries)
+        staleUntil = Array(repeating: 0, count: maximumEntries)
+        referenced = Array(repeating: false, count: maximumEntries)
         free = Array((0..<maximumEntries).reversed())
         index.reserveCapacity(maximumEntries)
     }
@@ -48,36 +49,44 @@ struct NearCache: Sendable {
     /// Looks `key` up at `now`, marking it referenced.
     mutating func lookup(_ key: String, at now: Int64) -> Lookup {
         guard let slot = index[key] else { return .miss }
-        // Field by field: copying the whole entry would retain its key and value for nothing.
-        ring[slot]!.referenced = true
-        if now < ring[slot]!.expiresAt { return .fresh(ring[slot]!.value) }
-        if now < ring[slot]!.staleUntil { return .stale(ring[slot]!.value) }
+        referenced[slot] = true
+        if now < expiresAt[slot] { return .fresh(values[slot]) }
+        if now < staleUntil[slot] { return .stale(values[slot]) }
         remove(key)
         return .miss
     }
 
     /// Stores a value (or a remembered miss) of `bytes` bytes, evicting as needed. A value larger than the whole
     /// cache is not stored.
-    mutating func insert(_ key: String, value: (any Sendable)?, bytes: Int, expiresAt: Int64, staleUntil: Int64, at now: Int64) {
+    mutating func insert(_ key: String, value: (any Sendable)?, bytes: Int, expiresAt expiry: Int64, staleUntil stale: Int64, at now: Int64) {
         remove(key)
         guard bytes <= maximumBytes, maximumEntries > 0 else { return }
         while free.isEmpty || self.bytes + bytes > maximumBytes { evictOne(at: now) }
         let slot = free.removeLast()
-        ring[slot] = Entry(key: key, value: value, bytes: bytes, expiresAt: expiresAt, staleUntil: max(expiresAt, staleUntil), referenced: false)
+        keys[slot] = key
+        values[slot] = value
+        sizes[slot] = bytes
+        expiresAt[slot] = expiry
+        staleUntil[slot] = max(expiry, stale)
+        referenced[slot] = false
         index[key] = slot
         self.bytes += bytes
     }
 
     mutating func remove(_ key: String) {
         guard let slot = index.removeValue(forKey: key) else { return }
-        bytes -= ring[slot]!.bytes
-        ring[slot] = nil
+        bytes -= sizes[slot]
+        keys[slot] = nil
+        values[slot] = nil
         free.append(slot)
     }
 
     mutating func removeAll() {
         index.removeAll(keepingCapacity: true)
-        for slot in ring.indices { ring[slot] = nil }
+        for slot in keys.indices {
+            keys[slot] = nil
+            values[slot] = nil
+        }
         free = Array((0..<maximumEntries).reversed())
         bytes = 0
     }
@@ -85,13 +94,13 @@ struct NearCache: Sendable {
     /// Advances the hand to the first entry without a second chance (or expired) and evicts it.
     private mutating func evictOne(at now: Int64) {
         while true {
-            defer { hand = (hand + 1) % ring.count }
-            guard let entry = ring[hand] else { continue }
-            if entry.referenced && now < entry.staleUntil {
-                ring[hand]!.referenced = false
+            defer { hand = (hand + 1) % keys.count }
+            guard let key = keys[hand] else { continue }
+            if referenced[hand] && now < staleUntil[hand] {
+                referenced[hand] = false
                 continue
             }
-            remove(entry.key)
+            remove(key)
             return
         }
     }
