@@ -94,4 +94,21 @@ struct BreakerTests {
     func invalidPoliciesAreRefused(policy: BreakerPolicy) {
         #expect(throws: FloodgateError.self) { try policy.validate() }
     }
+
+    @Test(arguments: [UInt64(1), 2, 3, 4])
+    func runningTotalsMatchAFullScanOfTheWindow(seed: UInt64) {
+        var generator = SeededGenerator(seed: seed)
+        var window = OutcomeWindow(.time(duration: .seconds(60), buckets: 12))
+        var now = start
+        for _ in 0..<5_000 {
+            // Mostly forward, sometimes a long gap, sometimes a late outcome from a few seconds ago.
+            switch Int.random(in: 0..<100, using: &generator) {
+            case 0..<3: now += Int64.random(in: 60...200, using: &generator) * Self.second
+            default: now += Int64.random(in: 0...(Self.second / 2), using: &generator)
+            }
+            let late = Int.random(in: 0..<20, using: &generator) == 0 ? Int64.random(in: 0...(8 * Self.second), using: &generator) : 0
+            window.add(failure: Bool.random(using: &generator), slow: Bool.random(using: &generator), at: now - late)
+            #expect(window.latestTotals == window.totals(at: now))
+        }
+    }
 }

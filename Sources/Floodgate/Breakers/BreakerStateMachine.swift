@@ -71,7 +71,7 @@ struct BreakerStateMachine: Sendable, Hashable {
             return nil  // a late outcome of a call admitted before opening
         case .closed:
             window.add(failure: outcome == .failure, slow: slow, at: now)
-            let totals = window.totals(at: now)
+            let totals = window.latestTotals
             guard totals.calls >= policy.minimumCalls else { return nil }
             let failureRate = Double(totals.failures) / Double(totals.calls)
             let slowRate = Double(totals.slow) / Double(totals.calls)
@@ -152,11 +152,14 @@ struct OutcomeWindow: Sendable, Hashable {
     /// Count window: the last outcomes as bits (1 call, 2 failure, 4 slow), 0 for an empty place.
     private var outcomes: [UInt8]
     private var next = 0
-    /// Count window: the totals of `outcomes`.
+    /// The totals of the window as of the latest outcome (count window: of `outcomes`; time window: of the buckets
+    /// within the window of the newest one).
     private var running = Totals()
     /// Time window: totals per bucket and the bucket number each holds.
     private var buckets: [Totals]
     private var bucketNumbers: [Int64]
+    /// Time window: the newest bucket number seen.
+    private var newestBucket: Int64 = .min
 
     init(_ window: BreakerPolicy.Window) {
         switch window {
@@ -189,15 +192,48 @@ struct OutcomeWindow: Sendable, Hashable {
             return
         }
         let number = now.floorDivided(by: bucketLength)
-        let position = Int((number % Int64(buckets.count) + Int64(buckets.count)) % Int64(buckets.count))
-        if bucketNumbers[position] != number {
-            bucketNumbers[position] = number
-            buckets[position] = Totals()
+        let count = Int64(buckets.count)
+        if newestBucket == .min || number > newestBucket {
+            // Buckets that leave the window as it moves to `number` are taken out of the running totals.
+            if newestBucket == .min || number - newestBucket >= count {
+                for position in buckets.indices {
+                    buckets[position] = Totals()
+                    bucketNumbers[position] = .min
+                }
+                running = Totals()
+            } else {
+                var expiring = newestBucket + 1
+                while expiring <= number {
+                    let position = Int((expiring % count + count) % count)
+                    if bucketNumbers[position] != .min {
+                        running.calls -= buckets[position].calls
+                        running.failures -= buckets[position].failures
+                        running.slow -= buckets[position].slow
+                        buckets[position] = Totals()
+                        bucketNumbers[position] = .min
+                    }
+                    expiring += 1
+                }
+            }
+            newestBucket = number
         }
+        guard number > newestBucket - count else { return }  // a late outcome older than the window
+        let position = Int((number % count + count) % count)
+        bucketNumbers[position] = number
         buckets[position].calls += 1
-        if failure { buckets[position].failures += 1 }
-        if slow { buckets[position].slow += 1 }
+        running.calls += 1
+        if failure {
+            buckets[position].failures += 1
+            running.failures += 1
+        }
+        if slow {
+            buckets[position].slow += 1
+            running.slow += 1
+        }
     }
+
+    /// The totals as of the latest outcome added (no scan: kept as outcomes come and buckets expire).
+    var latestTotals: Totals { running }
 
     func totals(at now: Int64) -> Totals {
         guard bucketLength > 0 else { return running }
@@ -219,5 +255,6 @@ struct OutcomeWindow: Sendable, Hashable {
             buckets[index] = Totals()
             bucketNumbers[index] = .min
         }
+        newestBucket = .min
     }
 }
