@@ -95,6 +95,7 @@ let package = Package(
                 "Floodgate",
                 "FloodgateRedis",
                 "FloodgateLocalRedis",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),

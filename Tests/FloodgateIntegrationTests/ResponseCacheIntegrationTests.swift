@@ -1,6 +1,7 @@
 import Floodgate
 import FloodgateLocalRedis
 import FloodgateRedis
+import MetricsTestKit
 import Testing
 
 /// The two-tier cache and the command budget on a real Redis: command costs from INFO commandstats, invalidation
@@ -132,6 +133,56 @@ struct ResponseCacheIntegrationTests {
             clock.advance(by: .seconds(1))
             try await eventually("and coordinate again") { guards.mode == .shared }
             #expect(budget.status.ownCommandsPerDay == 1_442, "one INCRBY a minute, plus the first-of-period EXPIRE")
+        }
+    }
+
+    @Test func theNearCacheIsFlushedWhenTheInvalidationStreamIsLost() async throws {
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let client = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
+        let cache = try ResponseCache(store: .redis(client))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            group.addTask { try await cache.run() }
+            defer { group.cancelAll() }
+            try await eventually("tracking is on") { cache.invalidationMode == .tracking }
+            for index in 0..<10 { _ = try await cache.value(for: "k\(index)", ttl: .seconds(600)) { Reply(text: "\(index)") } }
+            #expect(cache.nearCount.entries == 10)
+            // Invalidations sent while the connection is down are lost: the near cache must not outlive that.
+            server.kill()
+            try await eventually("the near cache is flushed") { cache.nearCount.entries == 0 }
+            try await server.restart()
+        }
+    }
+
+    @Test func theBudgetReportsItsLevelAsAMetricAndStepsDownWhenTheProjectionFalls() async throws {
+        let clock = ManualClock()
+        let metrics = TestMetrics()
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let client = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
+        let budget = try CommandBudget(
+            configuration: .init(perDay: 100_000, interval: .seconds(60)),
+            client: client,
+            clock: clock,
+            metricsFactory: metrics
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            defer { group.cancelAll() }
+            await budget.report()
+            // 200 commands in one minute project to 288,000 a day: over 100,000.
+            for index in 0..<200 { try await client.labelled(.cache).set("k\(index)", to: "v") }
+            clock.advance(by: .seconds(60))
+            await budget.report()
+            #expect(budget.level == .nearCacheOnly)
+            let gauge = try metrics.expectGauge("floodgate_budget_level")
+            #expect(gauge.lastValue == 1)
+            // A quiet hour: the projection falls under 90% of the allowance and the level steps down.
+            clock.advance(by: .seconds(3_600))
+            await budget.report()
+            #expect(budget.level == .normal)
+            #expect(gauge.lastValue == 0)
         }
     }
 }
