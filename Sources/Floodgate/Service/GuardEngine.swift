@@ -94,7 +94,6 @@ struct GuardEngine: Sendable {
 
     /// What the membership view says, copied out for share computations.
     struct ShareContext {
-        let view: MembershipView?
         let healthy: Bool
         let epoch: Int
     }
@@ -133,7 +132,7 @@ struct GuardEngine: Sendable {
     /// position (scope-major: the connection's policies first).
     mutating func decide(_ key: GuardKey, at now: Int64, preHeld: [Int: String]) -> Step {
         let settings = self.settings
-        let context = ShareContext(view: view, healthy: healthy, epoch: epoch)
+        let context = ShareContext(healthy: healthy, epoch: epoch)
         let connection = key.connection
         var mask: UInt64 = 0
         var holds: [ConcurrencyHold] = []
@@ -142,12 +141,14 @@ struct GuardEngine: Sendable {
         let connectionIndex = scopeIndex(connection, at: now)
         var breaker: BreakerBox? = nil
         var base = 0
+        Self.refreshShares(&scopes.values[connectionIndex], at: now, settings: settings, context: context, view: view)
         var refusal = Self.admitConnection(
             &scopes.values[connectionIndex], key: key, at: now, settings: settings, context: context, preHeld: preHeld,
             mask: &mask, holds: &holds, probe: &probe, breaker: &breaker, policyCount: &base
         )
         if case .none = refusal, key.operation != nil {
             let operationIndex = scopeIndex(key, at: now)
+            Self.refreshShares(&scopes.values[operationIndex], at: now, settings: settings, context: context, view: view)
             refusal = Self.take(
                 &scopes.values[operationIndex], key: key, base: base, at: now, settings: settings, context: context,
                 preHeld: preHeld, mask: &mask, holds: &holds
@@ -260,7 +261,6 @@ struct GuardEngine: Sendable {
         holds: inout [ConcurrencyHold]
     ) -> Step? {
         scope.lastUsed = now
-        refreshShares(&scope, at: now, settings: settings, context: context)
         for index in scope.guards.indices {
             let position = base + index
             let plan = scope.template.plans[index]
@@ -322,14 +322,20 @@ struct GuardEngine: Sendable {
     }
 
     /// Recomputes a scope's shares when the membership view changed or an eligibility moment passed.
-    private static func refreshShares(_ scope: inout Scope, at now: Int64, settings: Settings, context: ShareContext) {
+    private static func refreshShares(
+        _ scope: inout Scope,
+        at now: Int64,
+        settings: Settings,
+        context: ShareContext,
+        view: borrowing MembershipView?
+    ) {
         guard !settings.localOnly, scope.epoch != context.epoch || now >= scope.recheckAt else { return }
         scope.epoch = context.epoch
         scope.recheckAt = .max
         for index in scope.guards.indices {
             let plan = scope.template.plans[index]
             let share: Int
-            if let view = context.view {
+            if let view = copy view {
                 if view.mayUseShare(window: plan.window, skew: settings.skew, heartbeat: settings.heartbeat, at: now) {
                     share = plan.shareTotal / view.count(window: plan.window, skew: settings.skew, at: now)
                     if now < view.floorUntil + plan.window {
