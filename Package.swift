@@ -62,6 +62,12 @@ let package = Package(
             // A decision runs on its caller's executor: no hop to the global executor and back per call.
             swiftSettings: strictSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
+        // The incident workload of WORKLOAD.md: call schedule, faults, overshoot counting (for `floodgate simulate`).
+        .target(
+            name: "FloodgateSimulation",
+            dependencies: ["Floodgate"],
+            swiftSettings: strictSettings
+        ),
         // Starts and stops a private `redis-server` child on a free loopback port (tests, CLI's embedded default).
         .target(
             name: "FloodgateLocalRedis",
@@ -83,6 +89,7 @@ let package = Package(
             name: "FloodgateTests",
             dependencies: [
                 "Floodgate",
+                "FloodgateSimulation",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
