@@ -65,7 +65,7 @@ let package = Package(
         // The incident workload of WORKLOAD.md: call schedule, faults, overshoot counting (for `floodgate simulate`).
         .target(
             name: "FloodgateSimulation",
-            dependencies: ["Floodgate"],
+            dependencies: ["Floodgate", "FloodgateRedis", "FloodgateLocalRedis"],
             swiftSettings: strictSettings
         ),
         // Starts and stops a private `redis-server` child on a free loopback port (tests, CLI's embedded default).
@@ -76,8 +76,10 @@ let package = Package(
         .executableTarget(
             name: "floodgate",
             dependencies: [
+                "Floodgate",
                 "FloodgateRedis",
                 "FloodgateLocalRedis",
+                "FloodgateSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

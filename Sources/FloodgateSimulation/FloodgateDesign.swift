@@ -1,0 +1,66 @@
+import Floodgate
+import FloodgateRedis
+import Synchronization
+
+/// Floodgate as shipped, on one instance: the response cache in front, the guards around the upstream call, the
+/// command budget (an allowance set high enough never to bind: the workload's usage quota, counted locally).
+final class FloodgateInstance: Sendable {
+    let client: RedisClient
+    let floodgate: Floodgate
+    let cache: ResponseCache
+    let budget: CommandBudget
+
+    struct UpstreamFailed: Error {}
+
+    init(index: Int, client: RedisClient, workload: Workload, clock: ManualClock) throws {
+        self.client = client
+        var profiles: [String: ProviderProfile] = [:]
+        for integration in Workload.integrations { profiles[integration] = .generic([Workload.policy(for: integration)]) }
+        budget = try CommandBudget(configuration: .init(perDay: 1_000_000_000), client: client, clock: clock)
+        floodgate = try Floodgate(
+            configuration: FloodgateConfiguration(
+                instanceID: "sim-\(index)",
+                profiles: profiles,
+                fleetSize: workload.instances,
+                instanceIndex: index,
+                randomSeed: workload.seed &+ UInt64(index)
+            ),
+            store: .redis(client),
+            clock: clock,
+            budget: budget
+        )
+        cache = try ResponseCache(store: .redis(client), budget: budget, clock: clock)
+    }
+
+    /// The services to run next to the client.
+    var services: [any Sendable] { [floodgate, cache, budget] }
+
+    func call(_ call: SimulatedCall, workload: Workload, upstream: @escaping @Sendable (SimulatedCall) -> CallSchedule.Answer) async throws -> SimulatedOutcome {
+        let integration = Workload.integrations[call.integration]
+        let key = try GuardKey(integration: integration, tenant: "t\(call.tenant)")
+        let answered = Mutex<CallSchedule.Answer?>(nil)
+        let floodgate = self.floodgate
+        do {
+            _ = try await cache.value(for: "\(integration):t\(call.tenant):\(call.object)", as: String.self, ttl: workload.cacheTTL) {
+                let permit = try await floodgate.acquire(key)
+                let answer = upstream(call)
+                answered.withLock { $0 = answer }
+                switch answer {
+                case .success:
+                    floodgate.record(permit, .success)
+                    return "response"
+                case .failure:
+                    floodgate.record(permit, .failure)
+                    throw UpstreamFailed()
+                case .throttled(let retryAfter):
+                    floodgate.record(permit, .throttled(retryAfter: retryAfter))
+                    throw UpstreamFailed()
+                }
+            }
+        } catch let error as FloodgateError {
+            return .refused(error.code)
+        } catch is UpstreamFailed {}
+        if let answer = answered.withLock({ $0 }) { return .upstream(answer) }
+        return .servedFromCache(redis: false)
+    }
+}

@@ -1,0 +1,104 @@
+import Floodgate
+import FloodgateRedis
+
+/// The two baselines, as the incident describes them (small and honest, clearly not Floodgate):
+/// - `naive`: the quota check goes through the cache (a GET for the quota, then the cache's own GET); every upstream
+///   call reads the rate-limit counter and the breaker state from Redis.
+/// - `ttl`: the incident's fix: quota checks on the client directly; rate-limit state cached locally for 5 s, breaker
+///   state for 10 s.
+///
+/// Both count rate limits in fixed windows of the policy's length (`GET` the counter, `INCR` it after the call),
+/// count failures per integration and minute (10 in a minute open the breaker for 30 s), and treat a 429 as a failure
+/// (they have no fleet-wide back-off).
+final class IncidentInstance {
+    enum Kind {
+        case naive
+        case ttl
+    }
+
+    let kind: Kind
+    let redis: RedisClient
+    private var rateLimitCache: [String: (count: Int, readAt: Int64)] = [:]
+    private var breakerCache: [String: (openUntil: Int64, readAt: Int64)] = [:]
+
+    init(kind: Kind, redis: RedisClient) {
+        self.kind = kind
+        self.redis = redis
+    }
+
+    static let second: Int64 = 1_000_000_000
+
+    /// One call; returns what happened.
+    func call(_ call: SimulatedCall, at now: Int64, workload: Workload, upstream: (SimulatedCall) -> CallSchedule.Answer) async throws -> SimulatedOutcome {
+        let integration = Workload.integrations[call.integration]
+        let tenant = "t\(call.tenant)"
+        let day = now / (86_400 * Self.second)
+        let quotaKey = "quota:\(tenant):\(day)"
+        try await checkQuota(quotaKey)
+        let cacheKey = "cache:\(integration):\(tenant):\(call.object)"
+        if try await redis.labelled(.cache).get(cacheKey) != nil { return .servedFromCache(redis: true) }
+
+        // Rate limit: read the window's counter.
+        let (limit, window) = Self.limit(of: integration)
+        let rateKey = "rl:\(integration):\(tenant):\(now / window)"
+        let used: Int
+        if kind == .ttl, let cached = rateLimitCache[rateKey], now - cached.readAt < 5 * Self.second {
+            used = cached.count
+        } else {
+            used = Int(try await redis.labelled(.rateLimit).getString(rateKey) ?? "0") ?? 0
+            rateLimitCache[rateKey] = (used, now)
+        }
+        guard used < limit else { return .refused(.rateLimited) }
+        // Breaker: read its state.
+        let breakerKey = "cb:\(integration)"
+        let openUntil: Int64
+        if kind == .ttl, let cached = breakerCache[breakerKey], now - cached.readAt < 10 * Self.second {
+            openUntil = cached.openUntil
+        } else {
+            openUntil = Int64(try await redis.labelled(.breaker).getString(breakerKey) ?? "0") ?? 0
+            breakerCache[breakerKey] = (openUntil, now)
+        }
+        guard openUntil <= now else { return .refused(.breakerOpen) }
+
+        let answer = upstream(call)
+        let count = try await redis.labelled(.rateLimit).incrby(rateKey)
+        if count == 1 { _ = try await redis.labelled(.rateLimit).pexpire(rateKey, milliseconds: Int(2 * window / 1_000_000)) }
+        if kind == .ttl, let cached = rateLimitCache[rateKey] { rateLimitCache[rateKey] = (cached.count + 1, cached.readAt) }
+        _ = try await redis.labelled(.budget).incrby(quotaKey)
+        switch answer {
+        case .success:
+            try await checkQuota(quotaKey)
+            try await redis.labelled(.cache).set(cacheKey, to: "response", expiration: .milliseconds(Int(workload.cacheTTL.components.seconds * 1_000)))
+        case .failure, .throttled:
+            let failuresKey = "cbf:\(integration):\(now / (60 * Self.second))"
+            let failures = try await redis.labelled(.breaker).incrby(failuresKey)
+            if failures == 1 { _ = try await redis.labelled(.breaker).pexpire(failuresKey, milliseconds: 120_000) }
+            if failures >= 10, openUntil <= now {
+                try await redis.labelled(.breaker).set(breakerKey, to: String(now + 30 * Self.second), expiration: .seconds(60))
+            }
+        }
+        return .upstream(answer)
+    }
+
+    /// The quota manager: in `naive` it reads through the cache (two GETs), in `ttl` directly (one).
+    private func checkQuota(_ key: String) async throws {
+        _ = try await redis.labelled(.budget).get(key)
+        if kind == .naive { _ = try await redis.labelled(.cache).get("cache:" + key) }
+    }
+
+    static func limit(of integration: String) -> (Int, Int64) {
+        switch Workload.policy(for: integration) {
+        case .fixedWindow(let limit, let window), .rollingWindow(let limit, let window):
+            return (limit, window.components.seconds * second)
+        default:
+            return (Int.max, 60 * second)
+        }
+    }
+}
+
+/// What one call came to.
+enum SimulatedOutcome: Sendable, Hashable {
+    case servedFromCache(redis: Bool)
+    case refused(FloodgateError.Code)
+    case upstream(CallSchedule.Answer)
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Floodgate
+import FloodgateLocalRedis
+import FloodgateSimulation
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// `floodgate simulate`: replays the incident workload (WORKLOAD.md) for the naive design, the incident's fix and
+/// Floodgate, on virtual time against a real Redis, and prints what each cost.
+struct SimulateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Replay the incident workload for naive, ttl and floodgate and print the before/after table."
+    )
+
+    @Option(help: "App instances.") var instances = 4
+    @Option(help: "Tenants (each connected to slack, hubspot and salesforce).") var tenants = 100
+    @Option(help: "Fleet-wide calls per second (Poisson).") var rate = 6.5
+    @Option(help: "Zipf exponent of tenant popularity.") var zipf = 1.1
+    @Option(help: "Integration mix slack,hubspot,salesforce.") var mix = "0.5,0.3,0.2"
+    @Option(help: "Cached objects per tenant connection.") var objects = 200
+    @Option(name: .customLong("cache-ttl"), help: "Response cache TTL in seconds.") var cacheTTL = 60
+    @Option(name: .customLong("failure-rate"), help: "Share of upstream calls failing at random.") var failureRate = 0.02
+    @Option(help: "Simulated minutes.") var minutes = 60
+    @Option(help: "Random seed: the same seed gives the same calls.") var seed: UInt64 = 1
+    @Option(help: "Designs to replay, comma-separated.") var designs = "naive,ttl,floodgate"
+    @Option(help: "Redis URL. Default: a private redis-server on a free loopback port.") var redis: String?
+    @Option(help: "Output: table or json.") var format = "table"
+    @Flag(name: .customLong("no-outage"), help: "No hubspot outage at a third of the run.") var noOutage = false
+    @Flag(name: .customLong("no-throttle"), help: "No 429 at two thirds of the run.") var noThrottle = false
+
+    func run() async throws {
+        var workload = Workload()
+        workload.instances = instances
+        workload.tenants = tenants
+        workload.rate = rate
+        workload.zipf = zipf
+        let shares = mix.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !shares.contains(where: { $0 == nil }) else { throw ValidationError("--mix: numbers separated by commas, e.g. 0.5,0.3,0.2") }
+        workload.mix = shares.compactMap { $0 }
+        workload.objects = objects
+        workload.cacheTTL = .seconds(Int64(cacheTTL))
+        workload.failureRate = failureRate
+        workload.minutes = minutes
+        workload.seed = seed
+        workload.outage = !noOutage
+        workload.throttle = !noThrottle
+        guard ["table", "json"].contains(format) else { throw ValidationError("--format: table or json") }
+        do {
+            try workload.validate()
+        } catch let error as FloodgateError {
+            throw ValidationError(error.message)
+        }
+        let report: SimulationReport
+        do {
+            report = try await Simulation.run(
+                workload,
+                designs: designs.split(separator: ",").map(String.init),
+                redisURL: redis
+            )
+        } catch let error as LocalRedisServer.StartError {
+            throw CleanExit.message("floodgate: \(error.description)")
+        }
+        if format == "json" {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.table)
+        }
+    }
+}
