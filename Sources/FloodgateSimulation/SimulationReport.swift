@@ -14,6 +14,16 @@ public struct DesignReport: Sendable, Codable, Hashable {
     public var coordinationCommandsPerCall: Double
     public var commandsPerDay: Int
     public var overshoot: Int
+    /// Calls refused while their key was under its limit and its integration healthy.
+    public var falseRejections: Int
+    /// From the outage's start until every instance refuses `hubspot` calls (nil: some instance never did).
+    public var breakerPropagationSeconds: Double?
+    /// `hubspot` calls sent from the first failure of the outage until its end.
+    public var callsDuringOutageAfterFirstFailure: Int
+    /// From the 429 until every instance holds that tenant back (nil: some instance never did).
+    public var throttlePropagationSeconds: Double?
+    /// Calls sent to that tenant's `slack` during its `Retry-After`.
+    public var callsDuringRetryAfter: Int
     public var cacheHitRatio: Double
     public var wallSeconds: Double
 
@@ -61,6 +71,12 @@ public struct DesignReport: Sendable, Codable, Hashable {
             }
         }
         self.overshoot = overshoot
+        let faults = FaultFigures(workload: workload, log: log, allowed: allowed)
+        falseRejections = faults.falseRejections
+        breakerPropagationSeconds = faults.breakerPropagationSeconds
+        callsDuringOutageAfterFirstFailure = faults.callsDuringOutageAfterFirstFailure
+        throttlePropagationSeconds = faults.throttlePropagationSeconds
+        callsDuringRetryAfter = faults.callsDuringRetryAfter
         cacheHitRatio = calls == 0 ? 0 : Double(served) / Double(calls)
         self.wallSeconds = wallSeconds
     }
@@ -78,22 +94,25 @@ public struct SimulationReport: Sendable, Codable, Hashable {
 
     /// A terminal table.
     public var table: String {
-        var lines = ["design      calls  commands    GETs  cmd/call  coord/call   per day  overshoot  cache hit  wall s"]
+        var lines = [
+            "design      calls  commands    GETs  cmd/call  coord/call   per day  overshoot  false rej  breaker s  429 s  cache hit  wall s"
+        ]
         for design in designs {
-            lines.append(
-                [
-                    design.name.padding(toLength: 10, withPad: " ", startingAt: 0),
-                    String(design.calls).leftPadded(7),
-                    String(design.commands).leftPadded(9),
-                    String(design.gets).leftPadded(7),
-                    String(format2(design.commandsPerCall)).leftPadded(9),
-                    String(format4(design.coordinationCommandsPerCall)).leftPadded(11),
-                    String(design.commandsPerDay).leftPadded(9),
-                    String(design.overshoot).leftPadded(10),
-                    (String(format2(design.cacheHitRatio * 100)) + "%").leftPadded(10),
-                    String(format2(design.wallSeconds)).leftPadded(7),
-                ].joined(separator: " ")
-            )
+            var cells: [String] = []
+            cells.append(design.name.padding(toLength: 10, withPad: " ", startingAt: 0))
+            cells.append(String(design.calls).leftPadded(7))
+            cells.append(String(design.commands).leftPadded(9))
+            cells.append(String(design.gets).leftPadded(7))
+            cells.append(format2(design.commandsPerCall).leftPadded(9))
+            cells.append(format4(design.coordinationCommandsPerCall).leftPadded(11))
+            cells.append(String(design.commandsPerDay).leftPadded(9))
+            cells.append(String(design.overshoot).leftPadded(10))
+            cells.append(String(design.falseRejections).leftPadded(10))
+            cells.append((design.breakerPropagationSeconds.map(format2) ?? "never").leftPadded(10))
+            cells.append((design.throttlePropagationSeconds.map(format2) ?? "never").leftPadded(6))
+            cells.append((format2(design.cacheHitRatio * 100) + "%").leftPadded(10))
+            cells.append(format2(design.wallSeconds).leftPadded(7))
+            lines.append(cells.joined(separator: " "))
         }
         return lines.joined(separator: "\n")
     }
