@@ -104,6 +104,7 @@ let package = Package(
                 "Floodgate",
                 "FloodgateRedis",
                 "FloodgateLocalRedis",
+                "FloodgateSimulation",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
