@@ -105,6 +105,7 @@ let package = Package(
                 "FloodgateRedis",
                 "FloodgateLocalRedis",
                 "FloodgateSimulation",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
