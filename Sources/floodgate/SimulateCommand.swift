@@ -1,5 +1,9 @@
 import ArgumentParser
 import Floodgate
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import FloodgateLocalRedis
 import FloodgateSimulation
 
@@ -29,9 +33,14 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Random seed: the same seed gives the same calls.") var seed: UInt64 = 1
     @Option(help: "Designs to replay, comma-separated.") var designs = "naive,ttl,floodgate"
     @Option(help: "Redis URL. Default: a private redis-server on a free loopback port.") var redis: String?
-    @Option(help: "Output: table or json.") var format = "table"
+    @Option(help: "Output: table, markdown, json or csv.") var format = "table"
+    @Option(name: .customLong("price-per-100k"), help: "Price per 100,000 commands, for the cost per month.") var pricePer100k = 0.20
     @Flag(name: .customLong("no-outage"), help: "No hubspot outage at a third of the run.") var noOutage = false
     @Flag(name: .customLong("no-throttle"), help: "No 429 at two thirds of the run.") var noThrottle = false
+
+    @Sendable static func showProgress(_ design: String, _ minute: Int, _ calls: Int) {
+        writeToStandardError("\r\(design): simulated minute \(minute), \(calls) calls   ")
+    }
 
     func run() async throws {
         var workload = Workload()
@@ -49,7 +58,10 @@ struct SimulateCommand: AsyncParsableCommand {
         workload.seed = seed
         workload.outage = !noOutage
         workload.throttle = !noThrottle
-        guard ["table", "json"].contains(format) else { throw ValidationError("--format: table or json") }
+        guard ["table", "markdown", "json", "csv"].contains(format) else {
+            throw ValidationError("--format: table, markdown, json or csv")
+        }
+        guard pricePer100k >= 0 else { throw ValidationError("--price-per-100k must not be negative") }
         do {
             try workload.validate()
         } catch let error as FloodgateError {
@@ -57,20 +69,34 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         let report: SimulationReport
         do {
-            report = try await Simulation.run(
-                workload,
-                designs: designs.split(separator: ",").map(String.init),
-                redisURL: redis
-            )
+            let onTerminal = isatty(STDERR_FILENO) == 1
+            var progress: (@Sendable (String, Int, Int) -> Void)? = nil
+            if onTerminal { progress = Self.showProgress }
+            let names = designs.split(separator: ",").map { String($0) }
+            report = try await Simulation.run(workload, designs: names, redisURL: redis, progress: progress)
+            if isatty(STDERR_FILENO) == 1 { writeToStandardError("\r\u{1B}[K") }
         } catch let error as LocalRedisServer.StartError {
             throw CleanExit.message("floodgate: \(error.description)")
         }
-        if format == "json" {
+        switch format {
+        case "json":
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
+        case "csv":
+            print(report.csv)
+        case "markdown":
+            print(report.markdown)
+        default:
             print(report.table)
+            print()
+            print(report.summary(pricePer100k: pricePer100k))
         }
     }
+}
+
+/// Progress goes to standard error, and only on a terminal.
+private func writeToStandardError(_ text: String) {
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }

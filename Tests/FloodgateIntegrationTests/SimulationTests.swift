@@ -20,5 +20,10 @@ struct SimulationTests {
         #expect(naive.commandsByComponent["budget", default: 0] > 0 && naive.commandsByComponent["rateLimit", default: 0] > 0)
         // The simulator's own accounting agrees with INFO commandstats for the baselines (no scripts there).
         #expect(naive.commandsByComponent.values.reduce(0, +) == naive.commands)
+        // The other formats carry the same rows.
+        #expect(report.csv.split(separator: "\n").count == 4)
+        #expect(report.csv.split(separator: "\n")[1].hasPrefix("naive,\(naive.calls),\(naive.commands),"))
+        #expect(report.markdown.contains("| floodgate | \(floodgate.calls) | \(floodgate.commands) |"))
+        #expect(report.summary(pricePer100k: 0.20).contains("fewer commands than naive"))
     }
 }
