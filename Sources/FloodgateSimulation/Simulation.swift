@@ -78,7 +78,21 @@ public enum Simulation {
             }
             var log = Log()
             log.outcomes.reserveCapacity(schedule.calls.count)
+            var perMinute: [Int] = []
+            var counted = 0
+            /// Commands so far, from INFO (its own INFO and CONFIG excluded), recorded at each simulated minute.
+            func sampleMinutes(until minute: Int) async throws {
+                while perMinute.count < minute {
+                    var stats = try await observer.commandStats()
+                    stats["info"] = nil
+                    stats["config|resetstat"] = nil
+                    let total = stats.values.reduce(0, +)
+                    perMinute.append(total - counted)
+                    counted = total
+                }
+            }
             for (index, call) in schedule.calls.enumerated() {
+                try await sampleMinutes(until: Int(call.time / 60_000_000_000))
                 clock.advance(to: WallInstant(nanosecondsSince1970: origin + call.time))
                 await Task.yield()
                 let now = origin + call.time
@@ -91,6 +105,7 @@ public enum Simulation {
                 log.outcomes.append((call, outcome))
                 if index % 500 == 0 { progress?(name, Int(call.time / 60_000_000_000), index) }
             }
+            try await sampleMinutes(until: workload.minutes)
             var stats = try await observer.commandStats()
             stats["info"] = nil
             stats["config|resetstat"] = nil
@@ -106,6 +121,7 @@ public enum Simulation {
                 log: log,
                 commandStats: stats,
                 byComponent: byComponent,
+                commandsPerMinute: perMinute,
                 wallSeconds: Double(started.duration(to: wallClock.now).components.attoseconds) / 1e18
                     + Double(started.duration(to: wallClock.now).components.seconds)
             )

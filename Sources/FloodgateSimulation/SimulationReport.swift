@@ -26,6 +26,8 @@ public struct DesignReport: Sendable, Codable, Hashable {
     public var callsDuringRetryAfter: Int
     public var cacheHitRatio: Double
     public var wallSeconds: Double
+    /// Redis commands in each simulated minute (from INFO commandstats), for the plot.
+    public var commandsPerMinute: [Int]
 
     init(
         name: String,
@@ -33,8 +35,10 @@ public struct DesignReport: Sendable, Codable, Hashable {
         log: Simulation.Log,
         commandStats: [String: Int],
         byComponent: [String: Int],
+        commandsPerMinute: [Int],
         wallSeconds: Double
     ) {
+        self.commandsPerMinute = commandsPerMinute
         self.name = name
         calls = log.outcomes.count
         commands = commandStats.values.reduce(0, +)

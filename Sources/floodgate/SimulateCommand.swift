@@ -34,6 +34,7 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Designs to replay, comma-separated.") var designs = "naive,ttl,floodgate"
     @Option(help: "Redis URL. Default: a private redis-server on a free loopback port.") var redis: String?
     @Option(help: "Output: table, markdown, json or csv.") var format = "table"
+    @Option(help: "Write an SVG plot of Redis commands per simulated minute for each design to this file.") var plot: String?
     @Option(name: .customLong("price-per-100k"), help: "Price per 100,000 commands, for the cost per month.") var pricePer100k = 0.20
     @Flag(name: .customLong("no-outage"), help: "No hubspot outage at a third of the run.") var noOutage = false
     @Flag(name: .customLong("no-throttle"), help: "No 429 at two thirds of the run.") var noThrottle = false
@@ -77,6 +78,14 @@ struct SimulateCommand: AsyncParsableCommand {
             if isatty(STDERR_FILENO) == 1 { writeToStandardError("\r\u{1B}[K") }
         } catch let error as LocalRedisServer.StartError {
             throw CleanExit.message("floodgate: \(error.description)")
+        }
+        if let plot {
+            let svg = Array(CommandPlot(report).svg.utf8)
+            let descriptor = open(plot, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard descriptor >= 0 else { throw ValidationError("--plot: cannot write \(plot)") }
+            defer { close(descriptor) }
+            let written = svg.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            guard written == svg.count else { throw ValidationError("--plot: could not write all of \(plot)") }
         }
         switch format {
         case "json":

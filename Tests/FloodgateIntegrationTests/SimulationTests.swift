@@ -25,5 +25,12 @@ struct SimulationTests {
         #expect(report.csv.split(separator: "\n")[1].hasPrefix("naive,\(naive.calls),\(naive.commands),"))
         #expect(report.markdown.contains("| floodgate | \(floodgate.calls) | \(floodgate.commands) |"))
         #expect(report.summary(pricePer100k: 0.20).contains("fewer commands than naive"))
+        // The plot's data: one count per simulated minute, adding up to the design's commands.
+        for design in report.designs {
+            #expect(design.commandsPerMinute.count == 3)
+            #expect(design.commandsPerMinute.reduce(0, +) == design.commands)
+        }
+        let svg = CommandPlot(report).svg
+        #expect(svg.hasPrefix("<svg") && svg.components(separatedBy: "<polyline").count == 4)
     }
 }
