@@ -20,10 +20,10 @@ struct FaultFigures {
         if workload.outage {
             let firstFailure = log.outcomes.first { $0.call.integration == hubspot && $0.call.time >= outageStart && $0.outcome == .upstream(.failure) }?.call.time
             if let firstFailure {
-                callsDuringOutageAfterFirstFailure = log.outcomes.filter {
-                    $0.call.integration == hubspot && $0.call.time >= firstFailure && $0.call.time < outageEnd
-                        && { if case .upstream = $0.outcome { return true } else { return false } }($0)
-                }.count
+                for (call, outcome) in log.outcomes
+                where call.integration == hubspot && call.time >= firstFailure && call.time < outageEnd {
+                    if case .upstream = outcome { callsDuringOutageAfterFirstFailure += 1 }
+                }
             }
             var firstRefusal: [Int: Int64] = [:]
             for (call, outcome) in log.outcomes where call.integration == hubspot && call.time >= outageStart && call.time < outageEnd {

@@ -32,9 +32,6 @@ final class FloodgateInstance: Sendable {
         cache = try ResponseCache(store: .redis(client), budget: budget, clock: clock)
     }
 
-    /// The services to run next to the client.
-    var services: [any Sendable] { [floodgate, cache, budget] }
-
     func call(_ call: SimulatedCall, workload: Workload, upstream: @escaping @Sendable (SimulatedCall) -> CallSchedule.Answer) async throws -> SimulatedOutcome {
         let integration = Workload.integrations[call.integration]
         let key = try GuardKey(integration: integration, tenant: "t\(call.tenant)")

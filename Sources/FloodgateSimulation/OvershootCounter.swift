@@ -1,3 +1,5 @@
+import Floodgate
+
 /// Counts calls allowed beyond a limit: for a fixed window, the calls past the limit in each aligned window; for a
 /// rolling window, each call that, when it was allowed, made the window ending at it hold more than the limit.
 public struct OvershootCounter: Sendable {
@@ -6,7 +8,7 @@ public struct OvershootCounter: Sendable {
     /// `times` in nanoseconds, any order.
     public func fixed(_ times: [Int64], limit: Int, window: Int64) -> Int {
         var perWindow: [Int64: Int] = [:]
-        for time in times { perWindow[time.floorDiv(window), default: 0] += 1 }
+        for time in times { perWindow[time.floorDivided(by: window), default: 0] += 1 }
         return perWindow.values.reduce(0) { $0 + max(0, $1 - limit) }
     }
 
@@ -20,12 +22,5 @@ public struct OvershootCounter: Sendable {
             if end - start + 1 > limit { over += 1 }
         }
         return over
-    }
-}
-
-extension Int64 {
-    fileprivate func floorDiv(_ divisor: Int64) -> Int64 {
-        let quotient = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
 }

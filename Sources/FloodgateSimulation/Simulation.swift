@@ -115,6 +115,7 @@ public enum Simulation {
                     byComponent[component.name, default: 0] += count
                 }
             }
+            let wall = started.duration(to: wallClock.now)
             return DesignReport(
                 name: name,
                 workload: workload,
@@ -122,8 +123,7 @@ public enum Simulation {
                 commandStats: stats,
                 byComponent: byComponent,
                 commandsPerMinute: perMinute,
-                wallSeconds: Double(started.duration(to: wallClock.now).components.attoseconds) / 1e18
-                    + Double(started.duration(to: wallClock.now).components.seconds)
+                wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
             )
         }
     }

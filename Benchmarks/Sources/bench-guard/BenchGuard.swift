@@ -25,6 +25,24 @@ struct BenchGuard {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
+    /// Nanoseconds per operation in each of 200 batches of 10,000 runs of `operation`, sorted; `between` runs
+    /// after each batch, untimed.
+    static func batchTimes(
+        between: () -> Void = {},
+        _ operation: () async throws -> Void
+    ) async rethrows -> [Double] {
+        let timer = ContinuousClock()
+        var samples: [Double] = []
+        for _ in 0..<200 {
+            let started = timer.now
+            for _ in 0..<10_000 { try await operation() }
+            let elapsed = started.duration(to: timer.now)
+            samples.append((Double(elapsed.components.attoseconds) / 1e9 + Double(elapsed.components.seconds) * 1e9) / 10_000)
+            between()
+        }
+        return samples.sorted()
+    }
+
     static func main() async throws {
         if CommandLine.arguments.dropFirst().first == "cache-hit" {
             try await CacheFigures.hitTime()
@@ -59,20 +77,11 @@ struct BenchGuard {
             let before = residentBytes()
             for key in keys { floodgate.record(try await floodgate.acquire(key), .success) }
             let perKey = (residentBytes() - before) / count
-            var samples: [Double] = []
-            let timer = ContinuousClock()
             var index = 0
-            for _ in 0..<200 {
-                let started = timer.now
-                for _ in 0..<10_000 {
-                    index = (index &+ 7_919) % count
-                    floodgate.record(try floodgate.tryAcquire(keys[index])!, .success)
-                }
-                let elapsed = started.duration(to: timer.now)
-                samples.append(Double(elapsed.components.attoseconds) / 1e9 / 10_000 + Double(elapsed.components.seconds) * 1e9 / 10_000)
-                clock.advance(by: .milliseconds(10))
+            let samples = try await BenchGuard.batchTimes(between: { clock.advance(by: .milliseconds(10)) }) {
+                index = (index &+ 7_919) % count
+                floodgate.record(try floodgate.tryAcquire(keys[index])!, .success)
             }
-            samples.sort()
             print("| \(count) | \(perKey) | \(Int(samples[samples.count / 2])) | \(Int(samples[samples.count * 9 / 10])) |")
         }
     }

@@ -65,19 +65,11 @@ enum CacheFigures {
         let cache = try ResponseCache(store: .memory)
         let keys = (0..<10_000).map { "object-\($0)" }
         for key in keys { _ = try await cache.value(for: key, ttl: .seconds(86_400)) { Reply(text: String(repeating: "x", count: 200)) } }
-        var samples: [Double] = []
-        let timer = ContinuousClock()
         var index = 0
-        for _ in 0..<200 {
-            let started = timer.now
-            for _ in 0..<10_000 {
-                index = (index &+ 7_919) % keys.count
-                _ = try await cache.value(for: keys[index], ttl: .seconds(86_400)) { nil as Reply? }
-            }
-            let elapsed = started.duration(to: timer.now)
-            samples.append((Double(elapsed.components.attoseconds) / 1e9 + Double(elapsed.components.seconds) * 1e9) / 10_000)
+        let samples = try await BenchGuard.batchTimes {
+            index = (index &+ 7_919) % keys.count
+            _ = try await cache.value(for: keys[index], ttl: .seconds(86_400)) { nil as Reply? }
         }
-        samples.sort()
         print("| near-cache hit, 10,000 entries | p50 \(Int(samples[100])) ns | p90 \(Int(samples[180])) ns |")
     }
 

@@ -32,7 +32,7 @@ struct FixedWindowCounter: Sendable, Hashable {
 
 extension Int64 {
     /// Division rounding towards negative infinity.
-    func floorDivided(by divisor: Int64) -> Int64 {
+    package func floorDivided(by divisor: Int64) -> Int64 {
         let quotient = self / divisor
         return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }

@@ -49,6 +49,7 @@ extension Floodgate {
     func membershipLoop(_ fleet: FleetRedis, joined: JoinRecord) async {
         let heartbeat = configuration.heartbeatInterval.nanoseconds
         let ttl = configuration.membershipTTL.nanoseconds
+        let retention = self.retention
         var nextHeartbeat = Int64.min
         var beats = 0
         while !Task.isCancelled {

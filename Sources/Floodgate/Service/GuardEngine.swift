@@ -409,8 +409,8 @@ struct GuardEngine: Sendable {
 
     /// Installs a pool grant (nil: the request failed, nothing to install) and clears the pending request.
     mutating func installGrant(_ granted: Int?, scope key: GuardKey, position: Int, startSlot: Int64) {
+        let index = index(of: position, in: key)
         guard var scope = scopes.removeValue(forKey: key) else { return }
-        let index = position - (key.operation == nil ? 0 : scopes[key.connection]?.guards.count ?? 0)
         if scope.guards.indices.contains(index) {
             if let granted { scope.guards[index].holder.install(granted, startSlot: startSlot) }
             scope.guards[index].pendingGrant = nil
