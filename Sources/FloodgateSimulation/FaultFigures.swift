@@ -1,9 +1,11 @@
 import Floodgate
 
-/// How a replay handled the workload's faults: how fast the fleet stopped calling a failing or throttling API, how
-/// many calls reached it meanwhile, and how many calls were refused without cause.
+/// How a replay handled the workload's faults: how fast the fleet stopped calling a failing or throttling API (from
+/// the instances' state, see ``FaultWatch``), how many calls reached it meanwhile, and how many calls were refused
+/// without cause.
 struct FaultFigures {
     var falseRejections = 0
+    var breakerDetectionSeconds: Double?
     var breakerPropagationSeconds: Double?
     var callsDuringOutageAfterFirstFailure = 0
     var throttlePropagationSeconds: Double?
@@ -16,7 +18,9 @@ struct FaultFigures {
         let outageEnd = outageStart + Workload.outageLength.components.seconds * Self.second
         let hubspot = 1
         let slack = 0
-        // The outage: from its start until every instance refuses hubspot.
+        // The outage: from its start until the first instance refuses hubspot (detection), then until every
+        // instance does (propagation); the calls that reached the failing API after its first failure.
+        let watch = log.faults
         if workload.outage {
             let firstFailure = log.outcomes.first { $0.call.integration == hubspot && $0.call.time >= outageStart && $0.outcome == .upstream(.failure) }?.call.time
             if let firstFailure {
@@ -25,35 +29,24 @@ struct FaultFigures {
                     if case .upstream = outcome { callsDuringOutageAfterFirstFailure += 1 }
                 }
             }
-            var firstRefusal: [Int: Int64] = [:]
-            for (call, outcome) in log.outcomes where call.integration == hubspot && call.time >= outageStart && call.time < outageEnd {
-                if outcome == .refused(.breakerOpen), firstRefusal[call.instance] == nil { firstRefusal[call.instance] = call.time }
-            }
-            if firstRefusal.count == workload.instances, let last = firstRefusal.values.max() {
-                breakerPropagationSeconds = Double(last - outageStart) / Double(Self.second)
-            }
-        }
-        // The 429: from it until every instance holds the tenant back.
-        var throttleAt: Int64?
-        var throttledTenant = -1
-        if let throttled = log.outcomes.first(where: { $0.outcome == .upstream(.throttled(retryAfter: Workload.retryAfter)) }) {
-            throttleAt = throttled.call.time
-            throttledTenant = throttled.call.tenant
-            let until = throttled.call.time + Workload.retryAfter.components.seconds * Self.second
-            var firstRefusal: [Int: Int64] = [:]
-            for (call, outcome) in log.outcomes
-            where call.integration == slack && call.tenant == throttledTenant && call.time > throttled.call.time && call.time < until {
-                switch outcome {
-                case .refused:
-                    if firstRefusal[call.instance] == nil { firstRefusal[call.instance] = call.time }
-                case .upstream:
-                    callsDuringRetryAfter += 1
-                case .servedFromCache:
-                    break
+            if let first = watch.breakerHeldFrom.values.min() {
+                breakerDetectionSeconds = Double(first - outageStart) / Double(Self.second)
+                if watch.breakerHeldFrom.count == workload.instances, let last = watch.breakerHeldFrom.values.max() {
+                    breakerPropagationSeconds = Double(last - first) / Double(Self.second)
                 }
             }
-            if firstRefusal.count == workload.instances, let last = firstRefusal.values.max() {
-                throttlePropagationSeconds = Double(last - throttled.call.time) / Double(Self.second)
+        }
+        // The 429: from it until every instance holds the tenant back; the calls that reached that tenant's slack
+        // during its Retry-After.
+        let throttleAt = watch.throttleAt
+        let throttledTenant = watch.throttledTenant ?? -1
+        if let throttleAt {
+            for (call, outcome) in log.outcomes
+            where call.integration == slack && call.tenant == throttledTenant && call.time > throttleAt && call.time < throttleAt + watch.retryAfter {
+                if case .upstream = outcome { callsDuringRetryAfter += 1 }
+            }
+            if watch.throttleHeldFrom.count == workload.instances, let last = watch.throttleHeldFrom.values.max() {
+                throttlePropagationSeconds = Double(last - throttleAt) / Double(Self.second)
             }
         }
         // False rejections: a rate-limit refusal while the key's window held fewer than its limit, or a breaker or

@@ -4,7 +4,7 @@ import Synchronization
 
 /// Floodgate as shipped, on one instance: the response cache in front, the guards around the upstream call, the
 /// command budget (an allowance set high enough never to bind: the workload's usage quota, counted locally).
-final class FloodgateInstance: Sendable {
+final class FloodgateInstance: ReplayedInstance, Sendable {
     let client: RedisClient
     let floodgate: Floodgate
     let cache: ResponseCache
@@ -32,7 +32,12 @@ final class FloodgateInstance: Sendable {
         cache = try ResponseCache(store: .redis(client), budget: budget, clock: clock)
     }
 
-    func call(_ call: SimulatedCall, workload: Workload, upstream: @escaping @Sendable (SimulatedCall) -> CallSchedule.Answer) async throws -> SimulatedOutcome {
+    func call(
+        _ call: SimulatedCall,
+        at now: Int64,
+        workload: Workload,
+        upstream: @escaping @Sendable (SimulatedCall) -> CallSchedule.Answer
+    ) async throws -> SimulatedOutcome {
         let integration = Workload.integrations[call.integration]
         let key = try GuardKey(integration: integration, tenant: "t\(call.tenant)")
         let answered = Mutex<CallSchedule.Answer?>(nil)
@@ -59,5 +64,18 @@ final class FloodgateInstance: Sendable {
         } catch is UpstreamFailed {}
         if let answer = answered.withLock({ $0 }) { return .upstream(answer) }
         return .servedFromCache(redis: false)
+    }
+
+    func refusesBreaker(of integration: String, at now: Int64) -> Bool {
+        switch floodgate.breakerState(of: integration) {
+        case .open(let until): until.nanosecondsSince1970 > now
+        case .forcedOpen: true
+        case .closed, .halfOpen, .forcedClosed: false
+        }
+    }
+
+    func holdsBack(_ integration: String, tenant: String, at now: Int64) -> Bool {
+        guard let key = try? GuardKey(integration: integration, tenant: tenant) else { return false }
+        return floodgate.backoffUntil(key) != nil
     }
 }

@@ -10,26 +10,39 @@ import FloodgateRedis
 /// Both count rate limits in fixed windows of the policy's length (`GET` the counter, `INCR` it after the call),
 /// count failures per integration and minute (10 in a minute open the breaker for 30 s), and treat a 429 as a failure
 /// (they have no fleet-wide back-off).
-final class IncidentInstance {
+final class IncidentInstance: ReplayedInstance {
     enum Kind {
         case naive
         case ttl
     }
 
+    /// What the fleet's instances have written to their breaker keys (integration → open-until), i.e. what Redis
+    /// holds: the simulation reads it to say what an instance would decide without sending a command.
+    final class BreakerKeys {
+        var openUntil: [String: Int64] = [:]
+    }
+
     let kind: Kind
     let redis: RedisClient
+    let breakerKeys: BreakerKeys
     private var rateLimitCache: [String: (count: Int, readAt: Int64)] = [:]
     private var breakerCache: [String: (openUntil: Int64, readAt: Int64)] = [:]
 
-    init(kind: Kind, redis: RedisClient) {
+    init(kind: Kind, redis: RedisClient, breakerKeys: BreakerKeys) {
         self.kind = kind
         self.redis = redis
+        self.breakerKeys = breakerKeys
     }
 
     static let second: Int64 = 1_000_000_000
 
     /// One call; returns what happened.
-    func call(_ call: SimulatedCall, at now: Int64, workload: Workload, upstream: (SimulatedCall) -> CallSchedule.Answer) async throws -> SimulatedOutcome {
+    func call(
+        _ call: SimulatedCall,
+        at now: Int64,
+        workload: Workload,
+        upstream: @escaping @Sendable (SimulatedCall) -> CallSchedule.Answer
+    ) async throws -> SimulatedOutcome {
         let integration = Workload.integrations[call.integration]
         let tenant = "t\(call.tenant)"
         let day = now / (86_400 * Self.second)
@@ -67,7 +80,6 @@ final class IncidentInstance {
         _ = try await redis.labelled(.budget).incrby(quotaKey)
         switch answer {
         case .success:
-            try await checkQuota(quotaKey)
             try await redis.labelled(.cache).set(cacheKey, to: "response", expiration: .milliseconds(Int(workload.cacheTTL.components.seconds * 1_000)))
         case .failure, .throttled:
             let failuresKey = "cbf:\(integration):\(now / (60 * Self.second))"
@@ -75,15 +87,28 @@ final class IncidentInstance {
             if failures == 1 { _ = try await redis.labelled(.breaker).pexpire(failuresKey, milliseconds: 120_000) }
             if failures >= 10, openUntil <= now {
                 try await redis.labelled(.breaker).set(breakerKey, to: String(now + 30 * Self.second), expiration: .seconds(60))
+                breakerKeys.openUntil[integration] = now + 30 * Self.second
             }
         }
         return .upstream(answer)
     }
 
-    /// The quota manager: in `naive` it reads through the cache (two GETs), in `ttl` directly (one).
+    /// `naive` reads the breaker key on every call, `ttl` uses its cached read while it is fresh.
+    func refusesBreaker(of integration: String, at now: Int64) -> Bool {
+        if kind == .ttl, let cached = breakerCache["cb:\(integration)"], now - cached.readAt < 10 * Self.second {
+            return cached.openUntil > now
+        }
+        return breakerKeys.openUntil[integration, default: 0] > now
+    }
+
+    /// The baselines have no back-off: a 429 counts as a failure.
+    func holdsBack(_ integration: String, tenant: String, at now: Int64) -> Bool { false }
+
+    /// The quota manager's check on a cache read: one GET of the day's usage (the `budget` component). In `naive` the
+    /// cache asks the quota manager, which reads through the cache (the incident's recursion, cut after one level:
+    /// still one GET); in `ttl` the quota manager uses the client directly. Either way: one GET per cache read.
     private func checkQuota(_ key: String) async throws {
         _ = try await redis.labelled(.budget).get(key)
-        if kind == .naive { _ = try await redis.labelled(.cache).get("cache:" + key) }
     }
 
     static func limit(of integration: String) -> (Int, Int64) {

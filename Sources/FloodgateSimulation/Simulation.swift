@@ -34,6 +34,7 @@ public enum Simulation {
     /// What happened to the calls of one replay, for the figures.
     struct Log {
         var outcomes: [(call: SimulatedCall, outcome: SimulatedOutcome)] = []
+        var faults: FaultWatch
     }
 
     static func replay(
@@ -63,24 +64,28 @@ public enum Simulation {
             defer { group.cancelAll() }
             _ = try await observer.send(RedisCommand("FLUSHALL"))
             try await observer.configResetStat()
-            var incident: [IncidentInstance] = []
-            var guarded: [FloodgateInstance] = []
+            let instances: [any ReplayedInstance]
             switch name {
             case "naive", "ttl":
-                incident = clients.map { IncidentInstance(kind: name == "naive" ? .naive : .ttl, redis: $0) }
+                let breakerKeys = IncidentInstance.BreakerKeys()
+                instances = clients.map { IncidentInstance(kind: name == "naive" ? .naive : .ttl, redis: $0, breakerKeys: breakerKeys) }
             default:
-                guarded = try clients.indices.map { try FloodgateInstance(index: $0, client: clients[$0], workload: workload, clock: clock) }
+                let guarded = try clients.indices.map { try FloodgateInstance(index: $0, client: clients[$0], workload: workload, clock: clock) }
                 for instance in guarded {
                     group.addTask { try await instance.floodgate.run() }
                     group.addTask { try await instance.cache.run() }
                     group.addTask { try await instance.budget.run() }
                 }
+                instances = guarded
             }
-            var log = Log()
+            var log = Log(faults: FaultWatch(workload: workload))
             log.outcomes.reserveCapacity(schedule.calls.count)
             var perMinute: [Int] = []
+            var cachePerMinute: [Int] = []
             var counted = 0
-            /// Commands so far, from INFO (its own INFO and CONFIG excluded), recorded at each simulated minute.
+            var cacheCounted = 0
+            /// Commands so far, from INFO (its own INFO and CONFIG excluded), and the response cache's own commands
+            /// (from the instances' accounting), recorded at each simulated minute.
             func sampleMinutes(until minute: Int) async throws {
                 while perMinute.count < minute {
                     var stats = try await observer.commandStats()
@@ -89,6 +94,9 @@ public enum Simulation {
                     let total = stats.values.reduce(0, +)
                     perMinute.append(total - counted)
                     counted = total
+                    let cache = clients.reduce(0) { $0 + $1.accounting.snapshot().byComponent[.cache, default: 0] }
+                    cachePerMinute.append(cache - cacheCounted)
+                    cacheCounted = cache
                 }
             }
             for (index, call) in schedule.calls.enumerated() {
@@ -96,13 +104,11 @@ public enum Simulation {
                 clock.advance(to: WallInstant(nanosecondsSince1970: origin + call.time))
                 await Task.yield()
                 let now = origin + call.time
-                let outcome: SimulatedOutcome
-                if incident.isEmpty {
-                    outcome = try await guarded[call.instance].call(call, workload: workload, upstream: upstream)
-                } else {
-                    outcome = try await incident[call.instance].call(call, at: now, workload: workload, upstream: upstream)
-                }
+                log.faults.look(at: call.time, now: now, instances: instances)
+                let outcome = try await instances[call.instance].call(call, at: now, workload: workload, upstream: upstream)
                 log.outcomes.append((call, outcome))
+                log.faults.noteOutcome(outcome, of: call)
+                log.faults.look(at: call.time, now: now, instances: instances)
                 if index % 500 == 0 { progress?(name, Int(call.time / 60_000_000_000), index) }
             }
             try await sampleMinutes(until: workload.minutes)
@@ -123,6 +129,7 @@ public enum Simulation {
                 commandStats: stats,
                 byComponent: byComponent,
                 commandsPerMinute: perMinute,
+                cacheCommandsPerMinute: cachePerMinute,
                 wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
             )
         }

@@ -4,19 +4,28 @@ import Floodgate
 public struct DesignReport: Sendable, Codable, Hashable {
     public var name: String
     public var calls: Int
+    /// What the calls came to: served from the cache, refused (and why), sent upstream (and the answer).
+    public var outcomes: CallOutcomeCounts
     /// All commands, from Redis's `INFO commandstats` (commands run inside scripts included).
     public var commands: Int
     /// By component, from the instances' own accounting (scripts count once: their `EVALSHA`).
     public var commandsByComponent: [String: Int]
     public var gets: Int
+    /// Every command by name, from `INFO commandstats`.
+    public var commandsByName: [String: Int]
     public var commandsPerCall: Double
     /// Without the response cache's own reads and writes.
     public var coordinationCommandsPerCall: Double
+    /// Coordination commands per call after the first ``DesignReport/warmUpMinutes`` simulated minutes (instances
+    /// joining, caches empty); nil for shorter runs.
+    public var steadyCoordinationCommandsPerCall: Double?
     public var commandsPerDay: Int
     public var overshoot: Int
     /// Calls refused while their key was under its limit and its integration healthy.
     public var falseRejections: Int
-    /// From the outage's start until every instance refuses `hubspot` calls (nil: some instance never did).
+    /// From the outage's start until the first instance refuses `hubspot` calls (nil: none did).
+    public var breakerDetectionSeconds: Double?
+    /// From the first instance refusing `hubspot` calls until every instance does (nil: some instance never did).
     public var breakerPropagationSeconds: Double?
     /// `hubspot` calls sent from the first failure of the outage until its end.
     public var callsDuringOutageAfterFirstFailure: Int
@@ -36,30 +45,31 @@ public struct DesignReport: Sendable, Codable, Hashable {
         commandStats: [String: Int],
         byComponent: [String: Int],
         commandsPerMinute: [Int],
+        cacheCommandsPerMinute: [Int],
         wallSeconds: Double
     ) {
         self.commandsPerMinute = commandsPerMinute
         self.name = name
         calls = log.outcomes.count
+        outcomes = CallOutcomeCounts(log.outcomes.lazy.map(\.outcome))
         commands = commandStats.values.reduce(0, +)
         commandsByComponent = byComponent
+        commandsByName = commandStats
         gets = commandStats["get"] ?? 0
         commandsPerCall = calls == 0 ? 0 : Double(commands) / Double(calls)
         // Commands run inside scripts appear only in INFO: coordination is everything but the cache's own commands.
         let cache = byComponent["cache"] ?? 0
         coordinationCommandsPerCall = calls == 0 ? 0 : Double(max(0, commands - cache)) / Double(calls)
+        if workload.minutes > Self.warmUpMinutes {
+            let steadyCalls = log.outcomes.count { $0.call.time >= Int64(Self.warmUpMinutes) * 60_000_000_000 }
+            let steadyCommands = commandsPerMinute.dropFirst(Self.warmUpMinutes).reduce(0, +)
+                - cacheCommandsPerMinute.dropFirst(Self.warmUpMinutes).reduce(0, +)
+            steadyCoordinationCommandsPerCall = steadyCalls == 0 ? 0 : Double(max(0, steadyCommands)) / Double(steadyCalls)
+        }
         commandsPerDay = Int(Double(commands) * 24 * 60 / Double(workload.minutes))
         var allowed: [String: [Int64]] = [:]
-        var served = 0
         for (call, outcome) in log.outcomes {
-            switch outcome {
-            case .upstream:
-                allowed["\(call.integration):\(call.tenant)", default: []].append(call.time)
-            case .servedFromCache:
-                served += 1
-            case .refused:
-                break
-            }
+            if case .upstream = outcome { allowed["\(call.integration):\(call.tenant)", default: []].append(call.time) }
         }
         let counter = OvershootCounter()
         var overshoot = 0
@@ -77,13 +87,19 @@ public struct DesignReport: Sendable, Codable, Hashable {
         self.overshoot = overshoot
         let faults = FaultFigures(workload: workload, log: log, allowed: allowed)
         falseRejections = faults.falseRejections
+        breakerDetectionSeconds = faults.breakerDetectionSeconds
         breakerPropagationSeconds = faults.breakerPropagationSeconds
         callsDuringOutageAfterFirstFailure = faults.callsDuringOutageAfterFirstFailure
         throttlePropagationSeconds = faults.throttlePropagationSeconds
         callsDuringRetryAfter = faults.callsDuringRetryAfter
-        cacheHitRatio = calls == 0 ? 0 : Double(served) / Double(calls)
+        cacheHitRatio = calls == 0 ? 0 : Double(outcomes.servedFromCache) / Double(calls)
         self.wallSeconds = wallSeconds
     }
+}
+
+extension DesignReport {
+    /// The start-up left out of ``steadyCoordinationCommandsPerCall``.
+    public static let warmUpMinutes = 5
 }
 
 /// Every design's figures for one workload.
@@ -96,29 +112,18 @@ public struct SimulationReport: Sendable, Codable, Hashable {
         self.designs = designs
     }
 
-    /// A terminal table.
+    /// A terminal table (short headings, columns as wide as their widest cell).
     public var table: String {
-        var lines = [
-            "design      calls  commands    GETs  cmd/call  coord/call   per day  overshoot  false rej  breaker s  429 s  cache hit  wall s"
-        ]
-        for design in designs {
-            var cells: [String] = []
-            cells.append(design.name.padding(toLength: 10, withPad: " ", startingAt: 0))
-            cells.append(String(design.calls).leftPadded(7))
-            cells.append(String(design.commands).leftPadded(9))
-            cells.append(String(design.gets).leftPadded(7))
-            cells.append(format2(design.commandsPerCall).leftPadded(9))
-            cells.append(format4(design.coordinationCommandsPerCall).leftPadded(11))
-            cells.append(String(design.commandsPerDay).leftPadded(9))
-            cells.append(String(design.overshoot).leftPadded(10))
-            cells.append(String(design.falseRejections).leftPadded(10))
-            cells.append((design.breakerPropagationSeconds.map(format2) ?? "never").leftPadded(10))
-            cells.append((design.throttlePropagationSeconds.map(format2) ?? "never").leftPadded(6))
-            cells.append((format2(design.cacheHitRatio * 100) + "%").leftPadded(10))
-            cells.append(format2(design.wallSeconds).leftPadded(7))
-            lines.append(cells.joined(separator: " "))
+        let columns = Self.columns
+        let rows = [columns.map(\.short)] + designs.map { design in columns.map { $0.value(design) } }
+        let widths = columns.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.indices.map { column in
+                column == 0 ? row[column].padding(toLength: widths[0], withPad: " ", startingAt: 0) : row[column].leftPadded(widths[column])
+            }
+            .joined(separator: "  ")
         }
-        return lines.joined(separator: "\n")
+        .joined(separator: "\n")
     }
 }
 

@@ -80,18 +80,15 @@ struct SimulateCommand: AsyncParsableCommand {
             throw CleanExit.message("floodgate: \(error.description)")
         }
         if let plot {
-            let svg = Array(CommandPlot(report).svg.utf8)
-            let descriptor = open(plot, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-            guard descriptor >= 0 else { throw ValidationError("--plot: cannot write \(plot)") }
-            defer { close(descriptor) }
-            let written = svg.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            guard written == svg.count else { throw ValidationError("--plot: could not write all of \(plot)") }
+            do {
+                try Data(CommandPlot(report).svg.utf8).write(to: URL(fileURLWithPath: plot))
+            } catch {
+                throw ValidationError("--plot: cannot write \(plot): \(error.localizedDescription)")
+            }
         }
         switch format {
         case "json":
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(report.json)
         case "csv":
             print(report.csv)
         case "markdown":

@@ -15,8 +15,30 @@ struct SimulationTests {
         let naive = report.designs[0]
         let floodgate = report.designs[2]
         #expect(floodgate.overshoot == 0)
+        // The faults: every instance refuses hubspot within a second of the first one, holds the throttled tenant
+        // back within a second of the 429, and no call reaches that tenant during its Retry-After.
+        let spread = try #require(floodgate.breakerPropagationSeconds)
+        #expect(spread <= 1, "breaker open seen fleet-wide in \(spread) s")
+        let throttle = try #require(floodgate.throttlePropagationSeconds)
+        #expect(throttle <= 1, "429 seen fleet-wide in \(throttle) s")
+        #expect(floodgate.callsDuringRetryAfter == 0)
+        #expect(floodgate.outcomes.refusedByBackoff > 0 || floodgate.outcomes.upstream > 0)
+        #expect(report.designs[0].throttlePropagationSeconds == nil, "the baselines have no back-off")
+        #expect(floodgate.falseRejections >= 0 && report.json.contains("\"falseRejections\""))
         #expect(floodgate.commands < naive.commands)
-        #expect(naive.gets > 3 * naive.calls, "naive: at least the quota GET, the cache's GET of it, and the cache read")
+        // naive's arithmetic over the whole replay: a quota GET and the cache's GET per call; a rate-limit GET per
+        // miss, a breaker GET per miss not refused by the rate limit; an INCRBY of the window and of the quota per
+        // upstream call, one of the failure counter per failure; a SET per success (and per breaker open).
+        let o = naive.outcomes
+        let misses = naive.calls - o.servedFromCache
+        #expect(o.refusedOtherwise == 0 && o.refusedByBackoff == 0)
+        #expect(naive.gets == 2 * naive.calls + 2 * misses - o.refusedByRateLimit)
+        let stats = naive.commandsByName
+        #expect(stats["incrby"] == 2 * o.upstream + o.upstreamFailures + o.upstreamThrottled)
+        #expect((o.upstreamSuccesses...(o.upstreamSuccesses + 5)).contains(stats["set", default: 0]))
+        // Near the incident's 1,525 GETs a minute (the first minute's cache is cold).
+        let getsPerMinute = Double(naive.gets) / Double(workload.minutes)
+        #expect(getsPerMinute > 1_525 * 0.8 && getsPerMinute < 1_525 * 1.2, "\(getsPerMinute) GETs a minute")
         #expect(naive.commandsByComponent["budget", default: 0] > 0 && naive.commandsByComponent["rateLimit", default: 0] > 0)
         // The simulator's own accounting agrees with INFO commandstats for the baselines (no scripts there).
         #expect(naive.commandsByComponent.values.reduce(0, +) == naive.commands)

@@ -271,6 +271,18 @@ public final class Floodgate: Service, Sendable {
         }
     }
 
+    /// Until when this instance holds `key`'s tenant connection back after a provider's throttle (its own jittered
+    /// release included); nil when it does not hold it back now.
+    public func backoffUntil(_ key: GuardKey) -> WallInstant? {
+        let now = clock.now().nanosecondsSince1970
+        return engine.withLock { engine in
+            guard let backoff = engine.scopes[key.connection]?.backoff, let until = backoff.until, until + backoff.jitter > now else {
+                return nil
+            }
+            return WallInstant(nanosecondsSince1970: until + backoff.jitter)
+        }
+    }
+
     /// The number of keys (scopes) with state in memory.
     public var keyCount: Int { engine.withLock { $0.scopes.count } }
 }

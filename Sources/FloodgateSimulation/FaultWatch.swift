@@ -1,0 +1,46 @@
+/// Watches the replay's faults through the instances' own state, at every call (before and after it): from when
+/// each instance refuses the failing integration, and from when each holds the throttled tenant back. State, not
+/// refusals, so an instance that happens to get no call of that key still counts as soon as it would refuse one.
+struct FaultWatch {
+    /// Offsets from the start of the run (nanoseconds).
+    var breakerHeldFrom: [Int: Int64] = [:]
+    var throttleAt: Int64?
+    var throttledTenant: Int?
+    var throttleHeldFrom: [Int: Int64] = [:]
+
+    let outageStart: Int64
+    let outageEnd: Int64
+    let retryAfter: Int64
+    let outage: Bool
+
+    init(workload: Workload) {
+        outage = workload.outage
+        outageStart = workload.outageStart.components.seconds * 1_000_000_000
+        outageEnd = outageStart + Workload.outageLength.components.seconds * 1_000_000_000
+        retryAfter = Workload.retryAfter.components.seconds * 1_000_000_000
+    }
+
+    /// Looks at every instance at offset `time` (`now` on the replay's clock).
+    mutating func look(at time: Int64, now: Int64, instances: [any ReplayedInstance]) {
+        if outage, time >= outageStart, time < outageEnd, breakerHeldFrom.count < instances.count {
+            for (index, instance) in instances.enumerated()
+            where breakerHeldFrom[index] == nil && instance.refusesBreaker(of: Workload.integrations[1], at: now) {
+                breakerHeldFrom[index] = time
+            }
+        }
+        if let throttleAt, let throttledTenant, time < throttleAt + retryAfter, throttleHeldFrom.count < instances.count {
+            for (index, instance) in instances.enumerated()
+            where throttleHeldFrom[index] == nil && instance.holdsBack(Workload.integrations[0], tenant: "t\(throttledTenant)", at: now) {
+                throttleHeldFrom[index] = time
+            }
+        }
+    }
+
+    /// Notes a call's outcome: the first 429 starts the throttle watch.
+    mutating func noteOutcome(_ outcome: SimulatedOutcome, of call: SimulatedCall) {
+        if throttleAt == nil, case .upstream(.throttled) = outcome {
+            throttleAt = call.time
+            throttledTenant = call.tenant
+        }
+    }
+}
