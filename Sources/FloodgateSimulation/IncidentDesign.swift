@@ -49,7 +49,11 @@ final class IncidentInstance: ReplayedInstance {
         let quotaKey = "quota:\(tenant):\(day)"
         try await checkQuota(quotaKey)
         let cacheKey = "cache:\(integration):\(tenant):\(call.object)"
-        if try await redis.labelled(.cache).get(cacheKey) != nil { return .servedFromCache(redis: true) }
+        // The entry carries its expiry on the replay's clock: Redis's own expiry runs on real time, which the replay
+        // compresses (a GET that finds an expired entry is the miss it would be in real time).
+        if let cached = try await redis.labelled(.cache).getString(cacheKey), let expiresAt = Int64(cached.prefix { $0 != "|" }), expiresAt > now {
+            return .servedFromCache(redis: true)
+        }
 
         // Rate limit: read the window's counter.
         let (limit, window) = Self.limit(of: integration)
@@ -80,7 +84,8 @@ final class IncidentInstance: ReplayedInstance {
         _ = try await redis.labelled(.budget).incrby(quotaKey)
         switch answer {
         case .success:
-            try await redis.labelled(.cache).set(cacheKey, to: "response", expiration: .milliseconds(Int(workload.cacheTTL.components.seconds * 1_000)))
+            let ttl = workload.cacheTTL.components.seconds * Self.second
+            try await redis.labelled(.cache).set(cacheKey, to: "\(now + ttl)|response", expiration: .milliseconds(Int(ttl / 1_000_000)))
         case .failure, .throttled:
             let failuresKey = "cbf:\(integration):\(now / (60 * Self.second))"
             let failures = try await redis.labelled(.breaker).incrby(failuresKey)

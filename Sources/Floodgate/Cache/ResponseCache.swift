@@ -271,6 +271,8 @@ public final class ResponseCache: Service, Sendable {
         else {
             throw FloodgateError(.invalidConfiguration, "cache entry \(key) in Redis is not in Floodgate's format")
         }
+        // Redis expires entries on its own clock; an entry past its expiry on ours (skewed clocks) is a miss.
+        guard expiresAtMs * 1_000_000 > now else { return nil }
         let json = Data(bytes[(bar + 1)...])
         let value = try JSONDecoder().decode(Value.self, from: json)
         state.withLock { $0.statistics.redisHits += 1 }

@@ -1,6 +1,7 @@
 /// One instance's permits for one ledger: decides locally while it holds a usable lease, says when a grant is
 /// needed, and after the ledger refused, refuses locally until the next slot (when capacity can first return), so an
-/// overloaded key costs at most one refused request per instance per slot, not one per call.
+/// overloaded key costs at most one refused request per instance per slot, not one per call. A key that lives on the
+/// pool asks for more each time (see ``nextGrantSize(base:maximum:startSlot:under:)``), so it costs fewer grants.
 public struct LeaseHolder: Sendable, Hashable {
     /// What to do with a call.
     public enum Decision: Sendable, Hashable {
@@ -15,8 +16,23 @@ public struct LeaseHolder: Sendable, Hashable {
     /// The lease held, if any.
     public private(set) var lease: Lease?
     private var refusedInSlot: Int64?
+    /// The size and start slot of the last grant asked for.
+    private var lastAsked = 0
+    private var lastStart: Int64 = .min
 
     public init() {}
+
+    /// How many permits to ask for in a grant starting at `startSlot`: twice the last request (up to `maximum`) when
+    /// the last lease was spent to its last permit and started within the ledger's usage interval before this one — the
+    /// key lives on the pool — otherwise `base`, so permits a quiet instance would strand stay few.
+    public mutating func nextGrantSize(base: Int, maximum: Int, startSlot: Int64, under ledger: GrantLedger) -> Int {
+        let spent = (lease?.remaining ?? 0) == 0
+        let recent = lastAsked > 0 && startSlot - lastStart <= Int64(ledger.usageSlots)
+        let size = spent && recent ? min(max(base, maximum), max(base, 2 * lastAsked)) : base
+        lastAsked = size
+        lastStart = startSlot
+        return size
+    }
 
     /// Decides a call at local time `time`.
     public mutating func take(at time: Int64, under ledger: GrantLedger) -> Decision {

@@ -20,8 +20,10 @@ struct PolicyPlan: Sendable, Hashable {
     let shareTotal: Int
     /// The pool's ledger (windows with a pool only).
     let ledger: GrantLedger?
-    /// Permits asked of the pool per grant.
+    /// Permits asked of the pool by a first grant, and at most by any (see ``LeaseHolder``): half and all of an
+    /// instance's fair part of the pool.
     let grantSize: Int
+    let maximumGrantSize: Int
 
     var poolLimit: Int { limit - shareTotal }
 
@@ -50,6 +52,7 @@ struct PolicyPlan: Sendable, Hashable {
             ledger = .rolling(limit: pool, window: .nanoseconds(window), skew: skew)
         }
         grantSize = max(1, pool / (2 * fleetSize))
+        maximumGrantSize = max(grantSize, pool / fleetSize)
     }
 
     /// The counter of this instance's share-funded calls. In local-only mode `localShare` gives the instance's fixed

@@ -14,10 +14,16 @@ extension Floodgate {
             let plan = state.template.plans[index]
             guard let ledger = plan.ledger else { return nil }
             let key = fleet.schema.key(.rateLimit, for: scope) + ":\(index)"
+            let size = engine.scopes[scope]!.guards[index].holder.nextGrantSize(
+                base: plan.grantSize,
+                maximum: plan.maximumGrantSize,
+                startSlot: startSlot,
+                under: ledger
+            )
             let task = Task {
                 do {
                     let granted = try await ledger.requestGrant(
-                        plan.grantSize,
+                        size,
                         key: key,
                         startSlot: startSlot,
                         via: fleet.client.labelled(.rateLimit)
