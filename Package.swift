@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "FloodgateRedis", targets: ["FloodgateRedis"]),
         .library(name: "FloodgateLocalRedis", targets: ["FloodgateLocalRedis"]),
         .library(name: "Floodgate", targets: ["Floodgate"]),
+        .library(name: "FloodgateServer", targets: ["FloodgateServer"]),
         .executable(name: "floodgate", targets: ["floodgate"]),
     ],
     dependencies: [
@@ -24,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // RESP2/RESP3 values, encoder and decoder. Pure code over ByteBuffer: NIOCore only.
@@ -68,6 +72,24 @@ let package = Package(
             dependencies: ["Floodgate", "FloodgateRedis", "FloodgateLocalRedis"],
             swiftSettings: strictSettings
         ),
+        // The sidecar: Floodgate over loopback HTTP for apps in any language, with health, metrics and a dashboard.
+        .target(
+            name: "FloodgateServer",
+            dependencies: [
+                "Floodgate",
+                "FloodgateRedis",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Starts and stops a private `redis-server` child on a free loopback port (tests, CLI's embedded default).
         .target(
             name: "FloodgateLocalRedis",
@@ -80,7 +102,11 @@ let package = Package(
                 "FloodgateRedis",
                 "FloodgateLocalRedis",
                 "FloodgateSimulation",
+                "FloodgateServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -107,6 +133,21 @@ let package = Package(
                 "FloodgateSimulation",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The sidecar's HTTP API in-process (HummingbirdTesting) and live, on the memory store and on a real Redis.
+        .testTarget(
+            name: "FloodgateServerTests",
+            dependencies: [
+                "Floodgate",
+                "FloodgateServer",
+                "FloodgateRedis",
+                "FloodgateLocalRedis",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -7,7 +7,7 @@ struct FloodgateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "floodgate",
         abstract: "Fleet-wide rate limits, circuit breakers and caching for third-party API calls, on a shared Redis.",
-        subcommands: [RedisStatsCommand.self, SimulateCommand.self, PingCommand.self],
+        subcommands: [RedisStatsCommand.self, ServeCommand.self, SimulateCommand.self, PingCommand.self],
         defaultSubcommand: RedisStatsCommand.self
     )
 

@@ -12,21 +12,31 @@ public struct FloodgateStatus: Sendable, Hashable {
     public var keys: Int
     /// Integrations whose breaker is open, half-open or forced open on this instance.
     public var openBreakers: [String]
+    /// Tenant connections this instance holds back after a provider's throttle, until when.
+    public var backoffs: [GuardKey: WallInstant]
 }
 
 extension Floodgate {
     /// A snapshot of this instance's state.
     public var status: FloodgateStatus {
         let mode = self.mode
+        let now = clock.now().nanosecondsSince1970
         return engine.withLock { engine in
-            FloodgateStatus(
+            var backoffs: [GuardKey: WallInstant] = [:]
+            for (key, scope) in engine.scopes {
+                if let until = scope.backoff.until, until + scope.backoff.jitter > now {
+                    backoffs[key] = WallInstant(nanosecondsSince1970: until + scope.backoff.jitter)
+                }
+            }
+            return FloodgateStatus(
                 mode: mode,
                 instanceID: configuration.instanceID,
                 fleetMembers: engine.view?.members.count ?? 0,
                 lastMembershipRead: engine.view.map { WallInstant(nanosecondsSince1970: $0.takenAt) },
                 keys: engine.scopes.count,
                 openBreakers: engine.breakers.filter { $0.value.machine.state != .closed && $0.value.machine.state != .forcedClosed }
-                    .keys.sorted()
+                    .keys.sorted(),
+                backoffs: backoffs
             )
         }
     }

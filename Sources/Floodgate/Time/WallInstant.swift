@@ -27,7 +27,7 @@ public struct WallInstant: InstantProtocol, Sendable, Hashable, Comparable, Cust
 
 extension Duration {
     /// The duration in whole nanoseconds (saturating far beyond any window Floodgate uses).
-    var nanoseconds: Int64 {
+    package var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }

@@ -1,0 +1,153 @@
+import Configuration
+import Floodgate
+import FloodgateRedis
+
+/// Everything `floodgate serve` runs with, read from swift-configuration: command-line flags over environment
+/// variables over a JSON configuration file over the defaults. Keys (environment names in brackets):
+///
+/// | key | default | meaning |
+/// |---|---|---|
+/// | `floodgate.host` (`FLOODGATE_HOST`) | `127.0.0.1` | address to bind |
+/// | `floodgate.port` (`FLOODGATE_PORT`) | `8080` | port to bind (0: any free port) |
+/// | `floodgate.token` (`FLOODGATE_TOKEN`) | none | bearer token required by `/v1` (secret) |
+/// | `redis.url` (`REDIS_URL`) | none: memory store, local-only | `redis://` or `rediss://` URL (secret) |
+/// | `suspend.redis` (`SUSPEND_REDIS`) | `false` | local-only mode even with a URL: zero commands |
+/// | `fleet.size`, `instance.index`, `instance.id`, `key.prefix`, `share.fraction` | see ``FloodgateConfiguration`` | the fleet |
+/// | `floodgate.integrations` (`FLOODGATE_INTEGRATIONS`) | `slack,hubspot,salesforce` | integrations the API accepts |
+/// | `floodgate.limits.<integration>` | the built-in profile | policies (``PolicySpec``), replacing the profile |
+/// | `floodgate.budget` (`FLOODGATE_BUDGET`) | none | Redis commands allowed per day (``CommandBudget``) |
+/// | `floodgate.permit.timeout` (`FLOODGATE_PERMIT_TIMEOUT`) | `60s` | a permit never recorded is given back after this |
+/// | `floodgate.body.limit` (`FLOODGATE_BODY_LIMIT`) | `65536` | largest request body, bytes |
+public struct SidecarConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var token: String?
+    public var redisURL: String?
+    public var guards: FloodgateConfiguration
+    /// Integrations the API accepts, in order.
+    public var integrations: [String]
+    public var budgetPerDay: Int?
+    public var permitTimeout: Duration = .seconds(60)
+    public var bodyLimit = 65_536
+
+    /// The built-in profiles, by the names the API uses.
+    public static let builtInProfiles: [String: ProviderProfile] = [
+        "slack": .slack(),
+        "hubspot": .hubSpot(),
+        "salesforce": .salesforce(),
+    ]
+
+    /// The embedded default: memory store, local-only mode, the three built-in integrations, loopback port 8080.
+    public init() {
+        guards = FloodgateConfiguration(profiles: Self.builtInProfiles)
+        integrations = ["slack", "hubspot", "salesforce"]
+    }
+
+    /// Reads and validates every key.
+    ///
+    /// - Throws: ``SidecarConfigurationError`` naming the first key that is wrong.
+    public init(config: ConfigReader) throws(SidecarConfigurationError) {
+        self.init()
+        try Self.checkTypes(config)
+        host = config.string(forKey: "floodgate.host", default: host)
+        port = config.int(forKey: "floodgate.port", default: port)
+        token = config.string(forKey: "floodgate.token", isSecret: true)
+        redisURL = config.string(forKey: "redis.url", isSecret: true)
+        integrations = config.stringArray(forKey: "floodgate.integrations", default: integrations)
+        budgetPerDay = config.int(forKey: "floodgate.budget")
+        bodyLimit = config.int(forKey: "floodgate.body.limit", default: bodyLimit)
+        if let text = config.string(forKey: "floodgate.permit.timeout") {
+            guard let timeout = PolicySpec.duration(text) else {
+                throw SidecarConfigurationError(key: "floodgate.permit.timeout", problem: "\"\(text)\" is not a duration such as 60s")
+            }
+            permitTimeout = timeout
+        }
+        var profiles: [String: ProviderProfile] = [:]
+        for integration in integrations {
+            guard (try? GuardKey(integration: integration, tenant: "t")) != nil else {
+                throw SidecarConfigurationError(key: "floodgate.integrations", problem: "\"\(integration)\" is not a valid integration name")
+            }
+            let key = "floodgate.limits.\(integration)"
+            if let specs = config.stringArray(forKey: ConfigKey(key)) {
+                guard !specs.isEmpty else { throw SidecarConfigurationError(key: key, problem: "no policy given") }
+                var policies: [RateLimitPolicy] = []
+                for spec in specs {
+                    do {
+                        policies.append(try PolicySpec.parse(spec))
+                    } catch {
+                        throw SidecarConfigurationError(key: key, problem: error.problem)
+                    }
+                }
+                profiles[integration] = .generic(policies)
+            } else if let profile = Self.builtInProfiles[integration] {
+                profiles[integration] = profile
+            } else {
+                throw SidecarConfigurationError(key: key, problem: "\(integration) has no built-in profile: give its limits, e.g. rolling:100/60s")
+            }
+        }
+        guards = FloodgateConfiguration(config: config, profiles: profiles)
+        try validate()
+    }
+
+    /// Keys read as numbers or flags. swift-configuration's non-throwing readers answer nil (then the default) for a
+    /// value of the wrong type: a key given as text that does not read as its type is an error instead.
+    static let typedKeys: [(key: String, type: String)] = [
+        ("floodgate.port", "int"), ("floodgate.budget", "int"), ("floodgate.body.limit", "int"),
+        ("fleet.size", "int"), ("instance.index", "int"), ("share.fraction", "double"), ("suspend.redis", "bool"),
+    ]
+
+    static func checkTypes(_ config: ConfigReader) throws(SidecarConfigurationError) {
+        for (key, type) in typedKeys {
+            let configKey = ConfigKey(key)
+            let readable: Bool
+            switch type {
+            case "int": readable = config.int(forKey: configKey) != nil
+            case "double": readable = config.double(forKey: configKey) != nil
+            default: readable = config.bool(forKey: configKey) != nil
+            }
+            if !readable, let text = config.string(forKey: configKey) {
+                let expected = type == "bool" ? "true or false" : type == "int" ? "a whole number" : "a number"
+                throw SidecarConfigurationError(key: key, problem: "\(text.debugDescription) is not \(expected)")
+            }
+        }
+    }
+
+    /// Checks every value; the error names the key.
+    public func validate() throws(SidecarConfigurationError) {
+        guard (0...65_535).contains(port) else {
+            throw SidecarConfigurationError(key: "floodgate.port", problem: "\(port) is not a port (0–65535)")
+        }
+        guard !host.isEmpty, !host.contains(where: \.isWhitespace) else {
+            throw SidecarConfigurationError(key: "floodgate.host", problem: "must be an address such as 127.0.0.1")
+        }
+        if let token, token.count < 16 || token.contains(where: { $0.isWhitespace }) {
+            throw SidecarConfigurationError(key: "floodgate.token", problem: "must be at least 16 characters without spaces")
+        }
+        if let redisURL {
+            do {
+                _ = try RedisClientConfiguration(url: redisURL)
+            } catch {
+                // The URL may hold a password: say what is wrong without repeating it.
+                throw SidecarConfigurationError(key: "redis.url", problem: "not a redis:// or rediss:// URL this client accepts")
+            }
+        }
+        guard !integrations.isEmpty else { throw SidecarConfigurationError(key: "floodgate.integrations", problem: "list at least one") }
+        if let budgetPerDay, budgetPerDay <= 0 {
+            throw SidecarConfigurationError(key: "floodgate.budget", problem: "must be a positive number of commands a day")
+        }
+        guard permitTimeout >= .seconds(1) else {
+            throw SidecarConfigurationError(key: "floodgate.permit.timeout", problem: "must be at least 1s")
+        }
+        guard (1_024...16 * 1_048_576).contains(bodyLimit) else {
+            throw SidecarConfigurationError(key: "floodgate.body.limit", problem: "must be between 1024 and 16777216 bytes")
+        }
+        do {
+            try guards.validate()
+        } catch let error as FloodgateError {
+            throw SidecarConfigurationError(key: nil, problem: error.message)
+        } catch {
+            throw SidecarConfigurationError(key: nil, problem: "\(error)")
+        }
+    }
+}
+

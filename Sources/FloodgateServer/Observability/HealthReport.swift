@@ -1,0 +1,31 @@
+/// The body of `GET /api/health`.
+struct HealthReport: Codable, Sendable {
+    struct Redis: Codable, Sendable {
+        var configured: Bool
+        var suspended: Bool
+        var connected: Bool
+        var reachable: Bool?
+        var latencyMs: Double?
+    }
+
+    struct Budget: Codable, Sendable {
+        var level: String
+        var usedToday: Int
+        var projected: Int
+        var allowance: Int?
+    }
+
+    /// `ok` (ready), or `draining` (shutting down: 503).
+    var status: String
+    /// `shared`, `localOnly`, `degraded` (Redis unreachable) or `budgetShedding`.
+    var mode: String
+    var instance: String
+    var fleetMembers: Int
+    var keys: Int
+    var openBreakers: [String]
+    var backoffs: Int
+    var permitsOutstanding: Int
+    var redis: Redis
+    var budget: Budget?
+    var uptimeSeconds: Double
+}

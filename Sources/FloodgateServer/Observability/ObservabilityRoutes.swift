@@ -1,0 +1,95 @@
+import Floodgate
+import Hummingbird
+
+/// `/api/health`, `/api/health/live`, `/metrics`, `/api/dashboard` (the dashboard's data) and `/` (the dashboard).
+struct ObservabilityRoutes: Sendable {
+    let sidecar: Sidecar
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("api/health") { _, _ in try await health() }
+        router.get("api/health/live") { _, _ in try json(["status": "alive"]) }
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: sidecar.metrics.render(from: sidecar)))
+            )
+        }
+        router.get("api/dashboard") { _, _ in try dashboardData() }
+        router.get("/") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html))
+            )
+        }
+    }
+
+    /// 200 while the sidecar coordinates as configured (shared, or local-only by choice); 503 when it runs on its own
+    /// because Redis is unreachable or the budget sheds (decisions still work: the body says how).
+    func health() async throws -> Response {
+        let status = sidecar.floodgate.status
+        let reading = await sidecar.health.read(sidecar)
+        let mode = sidecar.modeName
+        let budget = sidecar.budget?.status
+        let report = HealthReport(
+            status: mode == "degraded" || mode == "budgetShedding" ? "degraded" : "ok",
+            mode: mode,
+            instance: status.instanceID,
+            fleetMembers: status.fleetMembers,
+            keys: status.keys,
+            openBreakers: status.openBreakers,
+            backoffs: status.backoffs.count,
+            permitsOutstanding: sidecar.permits.count,
+            redis: .init(
+                configured: sidecar.configuration.redisURL != nil,
+                suspended: sidecar.configuration.guards.suspendRedis,
+                connected: sidecar.redis?.isConnected ?? false,
+                reachable: reading?.reachable,
+                latencyMs: reading?.latencyMs
+            ),
+            budget: budget.map { .init(level: $0.level.description, usedToday: $0.usedToday, projected: $0.projected, allowance: $0.allowance) },
+            uptimeSeconds: Double(sidecar.now() - sidecar.startedAt) / 1e9
+        )
+        return try json(report, status: report.status == "ok" ? .ok : .serviceUnavailable)
+    }
+
+    struct DashboardData: Codable, Sendable {
+        struct Breaker: Codable, Sendable {
+            var integration: String
+            var state: String
+            var openUntil: Int64?
+        }
+        struct Backoff: Codable, Sendable {
+            var key: String
+            var until: Int64
+        }
+        var mode: String
+        var instance: String
+        var intervalSeconds: Int64
+        var points: [CommandHistory.Point]
+        var breakers: [Breaker]
+        var backoffs: [Backoff]
+        var budget: HealthReport.Budget?
+        var redisConfigured: Bool
+    }
+
+    func dashboardData() throws -> Response {
+        let status = sidecar.floodgate.status
+        let data = DashboardData(
+            mode: sidecar.modeName,
+            instance: status.instanceID,
+            intervalSeconds: sidecar.history.interval.components.seconds,
+            points: sidecar.history.points(current: sidecar.redis?.accounting.snapshot(), at: sidecar.now()),
+            breakers: sidecar.configuration.integrations.map { integration in
+                let (state, until) = GuardRoutes.describe(sidecar.floodgate.breakerState(of: integration))
+                return .init(integration: integration, state: state, openUntil: until)
+            },
+            backoffs: status.backoffs.map { .init(key: $0.key.description, until: $0.value.nanosecondsSince1970 / 1_000_000) }
+                .sorted { $0.key < $1.key },
+            budget: (sidecar.budget?.status).map { .init(level: $0.level.description, usedToday: $0.usedToday, projected: $0.projected, allowance: $0.allowance) },
+            redisConfigured: sidecar.redis != nil
+        )
+        return try json(data)
+    }
+}

@@ -1,0 +1,106 @@
+import Floodgate
+import Prometheus
+import Synchronization
+
+/// The sidecar's Prometheus registry: Redis commands by component and command (the client's accounting, through
+/// this registry's swift-metrics factory), decisions and outcomes as they happen, and the state gauges refreshed at
+/// each scrape (breaker states, mode, cache lookups by tier, budget usage, permits outstanding).
+final class SidecarMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let factory: PrometheusMetricsFactory
+
+    private let decisions: [String: Counter]
+    private let outcomes: [String: Counter]
+    private let cacheLookups: [String: Counter]
+    private let lastCacheCounts = Mutex<[String: Int]>([:])
+
+    static let decisionNames = ["allowed", "rate_limited", "breaker_open", "provider_backoff", "other"]
+    static let outcomeNames = ["success", "failure", "throttled", "ignored", "cancelled"]
+    static let cacheTiers = ["near", "redis", "origin"]
+    static let breakerStates = ["closed", "open", "halfOpen", "forcedOpen", "forcedClosed"]
+    static let modes = ["shared", "degraded", "localOnly", "budgetShedding"]
+
+    init() {
+        factory = PrometheusMetricsFactory(registry: registry)
+        var decisions: [String: Counter] = [:]
+        for name in Self.decisionNames {
+            decisions[name] = registry.makeCounter(name: "floodgate_decisions_total", labels: [("decision", name)], help: "Acquire requests by decision")
+        }
+        self.decisions = decisions
+        var outcomes: [String: Counter] = [:]
+        for name in Self.outcomeNames {
+            outcomes[name] = registry.makeCounter(name: "floodgate_outcomes_total", labels: [("outcome", name)], help: "Outcomes recorded")
+        }
+        self.outcomes = outcomes
+        var lookups: [String: Counter] = [:]
+        for tier in Self.cacheTiers {
+            lookups[tier] = registry.makeCounter(
+                name: "floodgate_cache_lookups_total",
+                labels: [("tier", tier)],
+                help: "Cache lookups answered by the near cache, by Redis, or by loading from the origin"
+            )
+        }
+        cacheLookups = lookups
+    }
+
+    func decided(_ refusal: FloodgateError.Code?) {
+        let name: String
+        switch refusal {
+        case nil: name = "allowed"
+        case .rateLimited?: name = "rate_limited"
+        case .breakerOpen?: name = "breaker_open"
+        case .providerBackoff?: name = "provider_backoff"
+        default: name = "other"
+        }
+        decisions[name]?.increment()
+    }
+
+    func recorded(_ outcome: CallOutcome) {
+        outcomes[GuardRoutes.name(of: outcome)]?.increment()
+    }
+
+    /// Sets the state gauges from the sidecar's current state.
+    func refresh(from sidecar: Sidecar) {
+        for integration in sidecar.configuration.integrations {
+            let state = GuardRoutes.describe(sidecar.floodgate.breakerState(of: integration)).0
+            for candidate in Self.breakerStates {
+                registry.makeGauge(
+                    name: "floodgate_breaker_state",
+                    labels: [("integration", integration), ("state", candidate)],
+                    help: "1 for the breaker's current state on this instance"
+                ).set(candidate == state ? 1.0 : 0.0)
+            }
+        }
+        let mode = sidecar.modeName
+        for candidate in Self.modes {
+            registry.makeGauge(name: "floodgate_mode", labels: [("mode", candidate)], help: "1 for the current mode").set(candidate == mode ? 1.0 : 0.0)
+        }
+        let status = sidecar.floodgate.status
+        registry.makeGauge(name: "floodgate_keys", help: "Keys with state in memory").set(Int64(status.keys))
+        registry.makeGauge(name: "floodgate_backoffs", help: "Tenant connections held back by a provider's throttle").set(Int64(status.backoffs.count))
+        registry.makeGauge(name: "floodgate_fleet_members", help: "Members in the last membership view").set(Int64(status.fleetMembers))
+        registry.makeGauge(name: "floodgate_permits_outstanding", help: "Permits acquired and not yet recorded").set(Int64(sidecar.permits.count))
+        let statistics = sidecar.cache.statistics
+        let counts = ["near": statistics.nearHits + statistics.negativeHits + statistics.staleServed, "redis": statistics.redisHits, "origin": statistics.loads]
+        lastCacheCounts.withLock { last in
+            for (tier, count) in counts {
+                let delta = count - last[tier, default: 0]
+                if delta > 0 { cacheLookups[tier]?.increment(by: Int64(delta)) }
+                last[tier] = count
+            }
+        }
+        if let budget = sidecar.budget?.status {
+            registry.makeGauge(name: "floodgate_budget_used_today", help: "Redis commands counted against today's allowance").set(Int64(budget.usedToday))
+            registry.makeGauge(name: "floodgate_budget_projected", help: "Commands projected for the day at the current rate").set(Int64(budget.projected))
+            if let allowance = budget.allowance {
+                registry.makeGauge(name: "floodgate_budget_allowance", help: "Commands allowed per day").set(Int64(allowance))
+            }
+        }
+    }
+
+    /// The Prometheus text exposition.
+    func render(from sidecar: Sidecar) -> [UInt8] {
+        refresh(from: sidecar)
+        return registry.emitToBuffer()
+    }
+}

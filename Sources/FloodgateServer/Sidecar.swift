@@ -1,0 +1,158 @@
+import Floodgate
+import FloodgateRedis
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// `floodgate serve`: Floodgate for apps in any language, over loopback HTTP. Owns the Redis client (unless it runs
+/// local-only), the `Floodgate` guards, the response cache, the command budget, the permits handed to clients, and
+/// the HTTP application (`/v1` API, `/api/health`, `/metrics`, the dashboard at `/`).
+public final class Sidecar: Sendable {
+    public let configuration: SidecarConfiguration
+    let redis: RedisClient?
+    let floodgate: Floodgate
+    let cache: ResponseCache
+    let budget: CommandBudget?
+    let permits: PermitTable
+    let claims = CacheClaims()
+    let metrics: SidecarMetrics
+    let history: CommandHistory
+    let health: HealthProbe
+    let logger: Logger
+    private let clock = WallClock()
+    let startedAt: Int64
+
+    /// Builds every part; nothing connects or listens until the application runs.
+    ///
+    /// - Throws: ``SidecarConfigurationError`` for a configuration the guards or the client refuse.
+    public init(configuration: SidecarConfiguration, logger: Logger = Logger(label: "floodgate.sidecar")) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        let metrics = SidecarMetrics()
+        self.metrics = metrics
+        history = CommandHistory()
+        startedAt = clock.now.nanosecondsSince1970
+        permits = PermitTable(instanceTag: configuration.guards.instanceID)
+        let store: FloodgateStore
+        if let url = configuration.redisURL, !configuration.guards.suspendRedis {
+            var redisConfiguration = try RedisClientConfiguration(url: url)
+            redisConfiguration.clientName = "floodgate-\(configuration.guards.instanceID)"
+            let client = try RedisClient(
+                configuration: redisConfiguration,
+                accounting: RedisCommandAccounting(metricsFactory: metrics.factory),
+                logger: Logger(label: "floodgate.redis")
+            )
+            redis = client
+            store = .redis(client)
+            budget = try configuration.budgetPerDay.map {
+                try CommandBudget(configuration: .init(perDay: $0, keyPrefix: configuration.guards.keyPrefix), client: client, metricsFactory: metrics.factory)
+            }
+        } else {
+            redis = nil
+            store = .memory
+            budget = nil
+        }
+        floodgate = try Floodgate(configuration: configuration.guards, store: store, budget: budget, logger: logger)
+        cache = try ResponseCache(
+            configuration: .init(keyPrefix: configuration.guards.keyPrefix + ":c"),
+            store: store,
+            budget: budget,
+            logger: Logger(label: "floodgate.cache"),
+            metricsFactory: metrics.factory
+        )
+        health = HealthProbe()
+    }
+
+    /// Now on the wall clock, nanoseconds since 1970.
+    func now() -> Int64 { clock.now.nanosecondsSince1970 }
+
+    /// The mode as the API reports it: `shared`, `localOnly` (no Redis configured, or `SUSPEND_REDIS`), `degraded`
+    /// (Redis unreachable: local-only by outage) or `budgetShedding` (the command budget keeps coordination off Redis).
+    var modeName: String {
+        if let budget, budget.level >= .localOnly { return "budgetShedding" }
+        switch floodgate.mode {
+        case .shared: return "shared"
+        case .degraded: return "degraded"
+        case .localOnly: return "localOnly"
+        }
+    }
+
+    /// What the sidecar starts as, for the start-up line: the mode and why.
+    public var startingModeDescription: String {
+        if configuration.redisURL == nil { return "localOnly (no REDIS_URL: memory store, zero Redis commands)" }
+        if configuration.guards.suspendRedis { return "localOnly (SUSPEND_REDIS=true: zero Redis commands)" }
+        return "shared (Redis \(redis.map { "\($0.configuration.host):\($0.configuration.port)" } ?? "?"))"
+    }
+
+    /// The HTTP routes.
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ErrorBodyMiddleware())
+        let api = router.group("v1")
+        if let token = configuration.token { api.add(middleware: BearerTokenMiddleware(token: token)) }
+        GuardRoutes(sidecar: self).register(on: api)
+        CacheRoutes(sidecar: self).register(on: api)
+        ObservabilityRoutes(sidecar: self).register(on: router)
+        return router
+    }
+
+    /// The services that run beside the HTTP server, in start order (shutdown runs in reverse: permits are given back
+    /// while the guards and the client still run).
+    public var services: [any Service] {
+        var services: [any Service] = []
+        if let redis { services.append(redis) }
+        services.append(floodgate)
+        services.append(cache)
+        if let budget { services.append(budget) }
+        services.append(SidecarHousekeeping(sidecar: self))
+        return services
+    }
+
+    /// The application: the routes, bound to the configured address, with the sidecar's services.
+    public func makeApplication(
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "floodgate"),
+            services: services,
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+    }
+
+    /// Gives back every outstanding permit (recorded as cancelled): at shutdown, and for permits past their timeout.
+    func giveBack(_ expired: [FloodgatePermit]) {
+        for permit in expired { floodgate.record(permit, .cancelled) }
+    }
+}
+
+/// The sidecar's background work: permits never recorded are given back after their timeout; the dashboard's
+/// command history is sampled; at graceful shutdown every outstanding permit is given back.
+struct SidecarHousekeeping: Service {
+    let sidecar: Sidecar
+
+    func run() async throws {
+        let interval = sidecar.history.interval
+        sidecar.history.sample(sidecar.redis?.accounting.snapshot(), at: sidecar.now())
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await Task.sleep(for: min(interval, .seconds(1)))
+                } catch {
+                    break
+                }
+                let now = sidecar.now()
+                sidecar.giveBack(sidecar.permits.expire(at: now))
+                sidecar.history.sampleIfDue(sidecar.redis?.accounting.snapshot(), at: now)
+            }
+        }
+        let outstanding = sidecar.permits.drain()
+        if !outstanding.isEmpty {
+            sidecar.logger.info("giving back outstanding permits at shutdown", metadata: ["permits": "\(outstanding.count)"])
+        }
+        sidecar.giveBack(outstanding)
+    }
+}
