@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 extension Request {
     /// The body decoded as `T`, or an ``APIError``: too large (413), not JSON or missing fields (400).
@@ -7,6 +8,8 @@ extension Request {
         let buffer: ByteBuffer
         do {
             buffer = try await collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError.bodyTooLarge(limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError.bodyTooLarge(limit)
         }

@@ -1,0 +1,188 @@
+import Floodgate
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import FloodgateServer
+
+/// The `/v1` API on the embedded default (memory store, local-only mode), in-process.
+@Suite("Sidecar API")
+struct SidecarAPITests {
+    static let acme = ["FLOODGATE_INTEGRATIONS": "slack,acme", "FLOODGATE_LIMITS_ACME": "fixed:2/60s"]
+
+    @Test func aPermitIsAcquiredAndRecordedOnce() async throws {
+        let sidecar = try await makeSidecar()
+        try await sidecar.makeApplication().test(.router) { client in
+            let acquired = try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1","operation":"chat.postMessage"}"#)
+            #expect(acquired.status == .ok)
+            let permit = try #require(acquired.object["permit"] as? String)
+            #expect(acquired.object["key"] as? String == "slack/T1/chat.postMessage")
+            #expect(sidecar.permits.count == 1)
+            let recorded = try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","outcome":"success","durationMs":120}"#)
+            #expect(recorded.status == .ok && recorded.object["recorded"] as? String == "success")
+            #expect(sidecar.permits.count == 0)
+            let again = try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","outcome":"success"}"#)
+            #expect(again.status == .notFound && again.errorCode == "unknown_permit")
+        }
+    }
+
+    @Test func theLimitRefusesWithRetryTimeAndRetryAfter() async throws {
+        let sidecar = try await makeSidecar(Self.acme)
+        try await sidecar.makeApplication().test(.router) { client in
+            for _ in 0..<2 {
+                #expect(try await client.send(.post, "/v1/acquire", #"{"integration":"acme","tenant":"t"}"#).status == .ok)
+            }
+            let refused = try await client.send(.post, "/v1/acquire", #"{"integration":"acme","tenant":"t"}"#)
+            #expect(refused.status == .tooManyRequests && refused.errorCode == "rate_limited")
+            let retryAt = try #require((refused.object["error"] as? [String: Any])?["retryAt"] as? Int64)
+            #expect(retryAt > Int64(Date().timeIntervalSince1970 * 1_000))
+            #expect(refused.headers[.retryAfter].flatMap { Int($0) }.map { (0...60).contains($0) } == true)
+            // Another tenant has its own limit.
+            #expect(try await client.send(.post, "/v1/acquire", #"{"integration":"acme","tenant":"u"}"#).status == .ok)
+            let metrics = try await client.send(.get, "/metrics").text
+            #expect(metrics.contains(#"floodgate_decisions_total{decision="rate_limited"} 1"#))
+            #expect(metrics.contains(#"floodgate_decisions_total{decision="allowed"} 3"#))
+        }
+    }
+
+    @Test func badInputGetsAClearErrorAndChangesNothing() async throws {
+        let sidecar = try await makeSidecar(["FLOODGATE_BODY_LIMIT": "1024"])
+        try await sidecar.makeApplication().test(.router) { client in
+            let cases: [(String, String, HTTPResponse.Status, String)] = [
+                ("/v1/acquire", #"{"integration":"nope","tenant":"T1"}"#, .notFound, "unknown_integration"),
+                ("/v1/acquire", #"{"integration":"slack","tenant":"a/b"}"#, .badRequest, "invalid_key"),
+                ("/v1/acquire", #"{"integration":"slack","tenant":"line\nbreak"}"#, .badRequest, "invalid_key"),
+                ("/v1/acquire", #"{"integration":"slack","tenant":""}"#, .badRequest, "invalid_key"),
+                ("/v1/acquire", #"{"integration":"slack""#, .badRequest, "bad_json"),
+                ("/v1/acquire", #"{"integration":"slack"}"#, .badRequest, "bad_json"),
+                ("/v1/acquire", #"{"integration":"slack","tenant":5}"#, .badRequest, "bad_json"),
+                ("/v1/acquire", #"{"integration":"slack","tenant":"T1","waitMs":-1}"#, .badRequest, "invalid_field"),
+                ("/v1/acquire", #"{"integration":"slack","tenant":"\#(String(repeating: "x", count: 2_000))"}"#, .contentTooLarge, "body_too_large"),
+                ("/v1/record", #"{"permit":"nope","outcome":"success"}"#, .notFound, "unknown_permit"),
+                ("/v1/nothing", "{}", .notFound, "not_found"),
+            ]
+            for (uri, body, status, code) in cases {
+                let response = try await client.send(.post, uri, body)
+                #expect(response.status == status && response.errorCode == code, "\(uri) \(body.prefix(60)) → \(response.status) \(response.text)")
+            }
+            #expect(try await client.send(.get, "/v1/acquire").errorCode == "not_found", "no GET route: 404 with a code")
+            // A record with a bad outcome leaves the permit in place: it can still be recorded.
+            let permit = try #require(try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#).object["permit"] as? String)
+            let bad = try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","outcome":"fine"}"#)
+            #expect(bad.status == .badRequest && bad.errorCode == "invalid_field")
+            let both = try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","outcome":"success","status":200}"#)
+            #expect(both.status == .badRequest)
+            #expect(sidecar.permits.count == 1)
+            #expect(try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","outcome":"success"}"#).status == .ok)
+            #expect(sidecar.floodgate.keyCount == 1, "no refused request created state for its key")
+        }
+    }
+
+    @Test func aProviderThrottleRecordedByStatusHoldsTheTenantBack() async throws {
+        let sidecar = try await makeSidecar()
+        try await sidecar.makeApplication().test(.router) { client in
+            let permit = try #require(try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T9"}"#).object["permit"] as? String)
+            let recorded = try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","status":429,"headers":{"Retry-After":"30"}}"#)
+            #expect(recorded.object["recorded"] as? String == "throttled" && recorded.object["retryAfterMs"] as? Int == 30_000)
+            let refused = try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T9","operation":"chat.postMessage"}"#)
+            #expect(refused.status == .tooManyRequests && refused.errorCode == "provider_backoff")
+            let state = try await client.send(.get, "/v1/keys/slack/T9")
+            let until = try #require(state.object["backoffUntil"] as? Int64)
+            #expect(until >= Int64(Date().timeIntervalSince1970 * 1_000) + 29_000)
+            let dashboard = try await client.send(.get, "/api/dashboard")
+            #expect((dashboard.object["backoffs"] as? [[String: Any]])?.first?["key"] as? String == "slack/T9")
+            // Other tenants are not held back.
+            #expect(try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T8"}"#).status == .ok)
+        }
+    }
+
+    @Test func aForcedBreakerRefusesUntilSetBackToAuto() async throws {
+        let sidecar = try await makeSidecar()
+        try await sidecar.makeApplication().test(.router) { client in
+            let forced = try await client.send(.post, "/v1/breakers/hubspot", #"{"state":"open"}"#)
+            #expect(forced.status == .ok && forced.object["breaker"] as? String == "forcedOpen")
+            let refused = try await client.send(.post, "/v1/acquire", #"{"integration":"hubspot","tenant":"T1"}"#)
+            #expect(refused.status == .serviceUnavailable && refused.errorCode == "breaker_open")
+            #expect(try await client.send(.get, "/v1/keys/hubspot/T1").object["breaker"] as? String == "forcedOpen")
+            #expect(try await client.send(.post, "/v1/breakers/hubspot", #"{"state":"sideways"}"#).errorCode == "invalid_field")
+            #expect(try await client.send(.post, "/v1/breakers/nope", #"{"state":"open"}"#).errorCode == "unknown_integration")
+            #expect(try await client.send(.post, "/v1/breakers/hubspot", #"{"state":"auto"}"#).object["breaker"] as? String == "closed")
+            #expect(try await client.send(.post, "/v1/acquire", #"{"integration":"hubspot","tenant":"T1"}"#).status == .ok)
+            let metrics = try await client.send(.get, "/metrics").text
+            #expect(metrics.contains(#"floodgate_breaker_state{integration="hubspot",state="closed"} 1"#))
+        }
+    }
+
+    @Test func theCacheStoresLoadsOnceAndDeletes() async throws {
+        let sidecar = try await makeSidecar()
+        try await sidecar.makeApplication().test(.router) { client in
+            #expect(try await client.send(.get, "/v1/cache/user:42").errorCode == "cache_miss")
+            let first = try await client.send(.post, "/v1/cache/user:42/load", "{}")
+            #expect(first.object["load"] as? Bool == true)
+            let claim = try #require(first.object["claim"] as? String)
+            let second = try await client.send(.post, "/v1/cache/user:42/load", "{}")
+            #expect(second.object["load"] as? Bool == false && (second.object["retryAfterMs"] as? Int ?? 0) > 0, "one loader at a time")
+            #expect(try await client.send(.put, "/v1/cache/user:42", #"{"value":"{\"name\":\"Ada\"}","ttlMs":60000,"claim":"\#(claim)"}"#).status == .noContent)
+            let hit = try await client.send(.post, "/v1/cache/user:42/load", "{}")
+            #expect(hit.object["hit"] as? Bool == true && hit.object["value"] as? String == #"{"name":"Ada"}"#)
+            #expect(try await client.send(.get, "/v1/cache/user:42").object["value"] as? String == #"{"name":"Ada"}"#)
+            #expect(try await client.send(.delete, "/v1/cache/user:42").status == .noContent)
+            #expect(try await client.send(.get, "/v1/cache/user:42").status == .notFound)
+            #expect(try await client.send(.get, "/v1/cache/bad%20key").errorCode == "invalid_field")
+            #expect(try await client.send(.put, "/v1/cache/k", #"{"value":"v","ttlMs":0}"#).errorCode == "invalid_field")
+        }
+    }
+
+    @Test func withATokenRequestsWithoutItGet401AndDoNothing() async throws {
+        let token = "s3cret-token-0123456789"
+        let sidecar = try await makeSidecar(["FLOODGATE_TOKEN": token])
+        try await sidecar.makeApplication().test(.router) { client in
+            let refused = try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#)
+            #expect(refused.status == .unauthorized && refused.errorCode == "unauthorized")
+            let wrong = try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#, headers: [.authorization: "Bearer nope"])
+            #expect(wrong.status == .unauthorized)
+            #expect(sidecar.floodgate.keyCount == 0 && sidecar.permits.count == 0, "nothing was done")
+            let allowed = try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#, headers: [.authorization: "Bearer \(token)"])
+            #expect(allowed.status == .ok)
+            // Health, metrics and the dashboard stay open on loopback, and never show the token.
+            for uri in ["/api/health", "/metrics", "/", "/api/dashboard"] {
+                let response = try await client.send(.get, uri)
+                #expect(response.status == .ok && !response.text.contains(token), "\(uri)")
+            }
+        }
+    }
+
+    @Test func healthMetricsAndTheDashboardDescribeTheEmbeddedDefault() async throws {
+        let sidecar = try await makeSidecar()
+        try await sidecar.makeApplication().test(.router) { client in
+            let health = try await client.send(.get, "/api/health")
+            #expect(health.status == .ok)
+            #expect(health.object["mode"] as? String == "localOnly" && health.object["status"] as? String == "ok")
+            #expect((health.object["redis"] as? [String: Any])?["configured"] as? Bool == false)
+            #expect(try await client.send(.get, "/api/health/live").status == .ok)
+            let page = try await client.send(.get, "/")
+            #expect(page.headers[.contentType]?.hasPrefix("text/html") == true)
+            #expect(page.text.contains(#"<svg id="chart""#) && !page.text.contains("http://") && !page.text.contains("https://"), "no CDN")
+            let data = try await client.send(.get, "/api/dashboard")
+            #expect(data.object["mode"] as? String == "localOnly")
+            #expect((data.object["points"] as? [Any])?.isEmpty == false)
+            #expect((data.object["breakers"] as? [[String: Any]])?.map { $0["integration"] as? String } == ["slack", "hubspot", "salesforce"])
+        }
+    }
+
+    @Test func permitsNeverRecordedAreGivenBackAfterTheirTimeout() async throws {
+        // A concurrency limit of 1: a permit left unrecorded blocks the next call until it expires.
+        let sidecar = try await makeSidecar(["FLOODGATE_INTEGRATIONS": "acme", "FLOODGATE_LIMITS_ACME": "concurrency:1"])
+        let key = try GuardKey(integration: "acme", tenant: "t")
+        let permit = try await sidecar.floodgate.acquire(key)
+        _ = sidecar.permits.insert(permit, expiresAt: 1_000)
+        await #expect(throws: FloodgateError.self) { try await sidecar.floodgate.acquire(key) }
+        #expect(sidecar.permits.expire(at: 999).isEmpty)
+        sidecar.giveBack(sidecar.permits.expire(at: 1_000))
+        #expect(sidecar.permits.count == 0)
+        let next = try await sidecar.floodgate.acquire(key)
+        sidecar.floodgate.record(next, .success)
+    }
+}
