@@ -5,21 +5,25 @@ import ServiceLifecycle
 /// The background work of a running Floodgate: membership, the fleet's events, breaker evidence, Redis side effects
 /// of outcomes, and eviction of idle keys.
 extension Floodgate {
-    /// Runs until graceful shutdown (or cancellation); then leaves the fleet (its share stays counted by the others
+    /// Runs until graceful shutdown (or cancellation); then sends the Redis work outcomes left behind (releasing
+    /// concurrency leases of calls recorded up to then) and leaves the fleet (its share stays counted by the others
     /// while its calls can still lie in a window).
     public func run() async throws {
         let joinedAt = JoinRecord()
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                group.addTask { await self.evictionLoop() }
-                guard let fleet = self.fleet else { return }
-                group.addTask { await self.membershipLoop(fleet, joined: joinedAt) }
-                group.addTask { await self.eventLoop(fleet) }
-                group.addTask { await self.workLoop(fleet) }
-                group.addTask { await self.reportLoop(fleet) }
+        await withDiscardingTaskGroup { outer in
+            // Not stopped by graceful shutdown: it ends when the sink finishes, after the last item.
+            if let fleet = self.fleet { outer.addTask { await self.workLoop(fleet) } }
+            await cancelWhenGracefulShutdown {
+                await withDiscardingTaskGroup { group in
+                    group.addTask { await self.evictionLoop() }
+                    guard let fleet = self.fleet else { return }
+                    group.addTask { await self.membershipLoop(fleet, joined: joinedAt) }
+                    group.addTask { await self.eventLoop(fleet) }
+                    group.addTask { await self.reportLoop(fleet) }
+                }
             }
+            workSink.finish()
         }
-        workSink.finish()
         breakerEventHub.finish()
         if let fleet, let joined = joinedAt.value {
             let now = clock.now().nanosecondsSince1970

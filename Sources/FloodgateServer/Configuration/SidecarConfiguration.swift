@@ -144,7 +144,10 @@ public struct SidecarConfiguration: Sendable {
         do {
             try guards.validate()
         } catch let error as FloodgateError {
-            throw SidecarConfigurationError(key: nil, problem: error.message)
+            // The guards name their fields; say which configuration key sets it.
+            let keys = ["instanceID": "instance.id", "fleetSize": "fleet.size", "instanceIndex": "instance.index", "shareFraction": "share.fraction"]
+            let key = keys.first { error.message.hasPrefix($0.key) }?.value ?? (error.message.contains("key prefix") ? "key.prefix" : nil)
+            throw SidecarConfigurationError(key: key, problem: error.message)
         } catch {
             throw SidecarConfigurationError(key: nil, problem: "\(error)")
         }

@@ -1,0 +1,117 @@
+import Floodgate
+import FloodgateLocalRedis
+import FloodgateRedis
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import FloodgateServer
+
+/// The sidecar live (a real HTTP server on a free port) against a private redis-server.
+@Suite("Sidecar on a real Redis", .serialized)
+struct SidecarRedisTests {
+    /// Polls `condition` every 20 ms for up to `seconds`: for effects that cross Redis pub/sub in real time.
+    static func eventually(_ seconds: Double = 5, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return try await condition()
+    }
+
+    static func withRedis(_ body: (LocalRedisServer, RedisClient) async throws -> Void) async throws {
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let observer = try RedisClient(configuration: try RedisClientConfiguration(url: server.url))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await observer.run() }
+            defer { group.cancelAll() }
+            try await body(server, observer)
+        }
+    }
+
+    @Test func inSharedModeHealthReportsRedisAndMetricsCountItsCommands() async throws {
+        try await Self.withRedis { server, _ in
+            let sidecar = try await makeSidecar(["REDIS_URL": server.url, "FLOODGATE_PORT": "0", "FLOODGATE_BUDGET": "1000000"])
+            try await sidecar.makeApplication().test(.live) { client in
+                #expect(try await Self.eventually { sidecar.modeName == "shared" })
+                let health = try await client.send(.get, "/api/health")
+                #expect(health.status == .ok && health.object["mode"] as? String == "shared")
+                let redis = try #require(health.object["redis"] as? [String: Any])
+                #expect(redis["reachable"] as? Bool == true && (redis["latencyMs"] as? Double ?? -1) >= 0)
+                #expect((health.object["budget"] as? [String: Any])?["level"] as? String == "normal")
+                let permit = try #require(try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#).object["permit"] as? String)
+                #expect(try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","outcome":"success"}"#).status == .ok)
+                let metrics = try await client.send(.get, "/metrics").text
+                #expect(metrics.contains(#"floodgate_redis_commands_total{"#) && metrics.contains(#"component="membership""#))
+                #expect(metrics.contains(#"component="health""#), "the health check's PING is counted too")
+                #expect(!metrics.contains(server.url) || !server.url.contains("@"))
+                let dashboard = try await client.send(.get, "/api/dashboard")
+                let points = try #require(dashboard.object["points"] as? [[String: Any]])
+                let counted = points.flatMap { ($0["byComponent"] as? [String: Int] ?? [:]).values }.reduce(0, +)
+                #expect(counted > 0, "the chart has data")
+            }
+        }
+    }
+
+    @Test func aBreakerForcedOnOneSidecarRefusesCallsOnAnother() async throws {
+        try await Self.withRedis { server, _ in
+            let settings = ["REDIS_URL": server.url, "FLOODGATE_PORT": "0", "FLEET_SIZE": "2"]
+            let a = try await makeSidecar(settings.merging(["INSTANCE_INDEX": "0"]) { $1 })
+            let b = try await makeSidecar(settings.merging(["INSTANCE_INDEX": "1"]) { $1 })
+            try await a.makeApplication().test(.live) { clientA in
+                try await b.makeApplication().test(.live) { clientB in
+                    #expect(try await Self.eventually { a.modeName == "shared" && b.modeName == "shared" })
+                    #expect(try await clientA.send(.post, "/v1/breakers/hubspot", #"{"state":"open"}"#).status == .ok)
+                    let refusedOnB = try await Self.eventually {
+                        try await clientB.send(.get, "/v1/keys/hubspot/T1").object["breaker"] as? String == "forcedOpen"
+                    }
+                    #expect(refusedOnB)
+                    let refused = try await clientB.send(.post, "/v1/acquire", #"{"integration":"hubspot","tenant":"T1"}"#)
+                    #expect(refused.errorCode == "breaker_open")
+                }
+            }
+        }
+    }
+
+    @Test func gracefulShutdownGivesBackLeasedCapacity() async throws {
+        try await Self.withRedis { server, observer in
+            // A concurrency limit of 1 on a fleet of 1: the whole limit is the pool's, leased in Redis.
+            let sidecar = try await makeSidecar([
+                "REDIS_URL": server.url, "FLOODGATE_PORT": "0", "FLOODGATE_INTEGRATIONS": "acme", "FLOODGATE_LIMITS_ACME": "concurrency:1",
+            ])
+            let leases = "fg:{acme:t}:cc:0"
+            try await sidecar.makeApplication().test(.live) { client in
+                #expect(try await Self.eventually { sidecar.modeName == "shared" })
+                let acquired = try await client.send(.post, "/v1/acquire", #"{"integration":"acme","tenant":"t"}"#)
+                #expect(acquired.status == .ok)
+                #expect(try await observer.send(RedisCommand("ZCARD", leases)).int() == 1)
+                #expect(try await client.send(.post, "/v1/acquire", #"{"integration":"acme","tenant":"t"}"#).errorCode == "rate_limited")
+            }
+            // The application has shut down: the permit never recorded was given back, its lease released.
+            #expect(try await observer.send(RedisCommand("ZCARD", leases)).int() == 0)
+        }
+    }
+
+    @Test func suspendRedisSendsNothingEvenWithAURL() async throws {
+        try await Self.withRedis { server, observer in
+            try await observer.configResetStat()
+            let sidecar = try await makeSidecar(["REDIS_URL": server.url, "SUSPEND_REDIS": "true", "FLOODGATE_PORT": "0"])
+            #expect(sidecar.redis == nil)
+            try await sidecar.makeApplication().test(.live) { client in
+                for _ in 0..<20 {
+                    let permit = try #require(try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#).object["permit"] as? String)
+                    _ = try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","outcome":"success"}"#)
+                }
+                #expect(try await client.send(.get, "/api/health").object["mode"] as? String == "localOnly")
+            }
+            var stats = try await observer.commandStats()
+            stats["info"] = nil
+            stats["config|resetstat"] = nil
+            #expect(stats.isEmpty, "\(stats)")
+        }
+    }
+}
