@@ -34,7 +34,7 @@ enum DashboardPage {
         <div class="grid">
           <div class="card">
             <h2>Redis commands per minute, by component</h2>
-            <svg id="chart" width="100%" height="280" viewBox="0 0 720 280" data-points="0" role="img" aria-label="Redis commands per minute"></svg>
+            <svg id="chart" width="100%" height="280" viewBox="0 0 720 280" data-points="0" data-total="0" role="img" aria-label="Redis commands per minute"></svg>
             <div class="legend" id="legend"></div>
             <div class="sub" id="total"></div>
           </div>
@@ -54,7 +54,7 @@ enum DashboardPage {
         function draw(data) {
           const svg = document.getElementById("chart");
           const perMinute = 60 / Math.max(1, data.intervalSeconds);
-          const points = data.points.slice(1);
+          const points = data.points;
           const components = new Set();
           points.forEach(p => Object.keys(p.byComponent).forEach(c => components.add(c)));
           if (components.size === 0) components.add("cache");
@@ -71,11 +71,14 @@ enum DashboardPage {
           }
           series.forEach(s => {
             const d = s.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
-            out += `<polyline class="series" data-component="${s.name}" fill="none" stroke-width="2" stroke="${colors[s.name] || "#333"}" points="${d}"/>`;
+            const color = colors[s.name] || "#333";
+            out += `<polyline class="series" data-component="${s.name}" fill="none" stroke-width="2" stroke="${color}" points="${d}"/>`;
+            s.values.forEach((v, i) => { out += `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.5" fill="${color}"/>`; });
           });
           out += `<text x="${left}" y="${h - 6}">${points.length} samples, ${data.intervalSeconds} s apart (latest: in progress)</text>`;
           svg.innerHTML = out;
           svg.dataset.points = String(points.length);
+          svg.dataset.total = String(Math.round(series.reduce((sum, s) => sum + s.values.reduce((a, b) => a + b, 0), 0)));
           const legend = document.getElementById("legend");
           legend.replaceChildren(...series.map(s => { const span = document.createElement("span"); const i = document.createElement("i"); i.style.background = colors[s.name] || "#333"; span.append(i, s.name); return span; }));
           const last = points[points.length - 1];
