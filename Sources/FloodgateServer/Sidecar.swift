@@ -42,12 +42,17 @@ public final class Sidecar: Sendable {
             let client = try RedisClient(
                 configuration: redisConfiguration,
                 accounting: RedisCommandAccounting(metricsFactory: metrics.factory),
-                logger: Logger(label: "floodgate.redis")
+                logger: logger
             )
             redis = client
             store = .redis(client)
             budget = try configuration.budgetPerDay.map {
-                try CommandBudget(configuration: .init(perDay: $0, keyPrefix: configuration.guards.keyPrefix), client: client, metricsFactory: metrics.factory)
+                try CommandBudget(
+                    configuration: .init(perDay: $0, keyPrefix: configuration.guards.keyPrefix),
+                    client: client,
+                    logger: logger,
+                    metricsFactory: metrics.factory
+                )
             }
         } else {
             redis = nil
@@ -59,7 +64,7 @@ public final class Sidecar: Sendable {
             configuration: .init(keyPrefix: configuration.guards.keyPrefix + ":c"),
             store: store,
             budget: budget,
-            logger: Logger(label: "floodgate.cache"),
+            logger: logger,
             metricsFactory: metrics.factory
         )
         health = HealthProbe()

@@ -4,6 +4,8 @@ import FloodgateRedis
 import Foundation
 import HTTPTypes
 import Hummingbird
+import InMemoryLogging
+import Logging
 import HummingbirdTesting
 import Testing
 
@@ -113,5 +115,38 @@ struct SidecarRedisTests {
             stats["config|resetstat"] = nil
             #expect(stats.isEmpty, "\(stats)")
         }
+    }
+}
+
+/// Secrets (the Redis password, the sidecar's token) never leave the process: not in logs, health, metrics, the
+/// dashboard or error bodies.
+@Suite("Sidecar secrets", .serialized)
+struct SidecarSecretTests {
+    @Test func theRedisPasswordAndTheTokenAppearNowhere() async throws {
+        let password = "pw-\(UInt64.random(in: 0...UInt64.max))"
+        let token = "token-\(UInt64.random(in: 0...UInt64.max))"
+        let server = try await LocalRedisServer.start(.init(arguments: ["--requirepass", password]))
+        defer { server.stop() }
+        let handler = InMemoryLogHandler()
+        var logger = Logger(label: "floodgate.test") { _ in handler }
+        logger.logLevel = .trace
+        let configuration = try await SidecarConfiguration.load(
+            flags: ["redis.url": "redis://:\(password)@127.0.0.1:\(server.port)", "floodgate.token": token, "floodgate.port": "0"],
+            environment: [:]
+        )
+        let sidecar = try Sidecar(configuration: configuration, logger: logger)
+        try await sidecar.makeApplication().test(.live) { client in
+            #expect(try await SidecarRedisTests.eventually { sidecar.modeName == "shared" }, "the password works")
+            var bodies: [String] = []
+            for uri in ["/api/health", "/metrics", "/", "/api/dashboard"] { bodies.append(try await client.send(.get, uri).text) }
+            bodies.append(try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#).text)
+            bodies.append(try await client.send(.post, "/v1/acquire", #"{"integration":"slack""#, headers: [.authorization: "Bearer \(token)"]).text)
+            for body in bodies {
+                #expect(!body.contains(password) && !body.contains(token))
+            }
+        }
+        let logged = handler.entries.map { "\($0.message) \($0.metadata)" }
+        #expect(!logged.isEmpty, "something was logged at trace level")
+        #expect(logged.allSatisfy { !$0.contains(password) && !$0.contains(token) })
     }
 }
