@@ -1,5 +1,5 @@
--- wrk script for the sidecar: each connection alternates POST /v1/acquire and POST /v1/record (success) for the
--- permit it just got, over many tenants. Refusals (429/503) count as completed requests; `done` prints how many.
+-- wrk script for the sidecar: POST /v1/acquire over many tenants, and POST /v1/record (success) for every permit
+-- received (a thread's connections share a queue of permits to record, so none is lost). Refusals (429/503) count as completed requests; `done` prints how many.
 -- Pacing: with WRK_DELAY_MS set, each connection waits that long between requests (an open-loop-ish rate of
 -- connections / delay; plain wrk has no fixed-rate mode).
 
@@ -13,7 +13,7 @@ function setup(thread)
 end
 
 function init(args)
-  permit = nil
+  permits = {}
   n = 0
   refused = 0
   errors = 0
@@ -27,10 +27,9 @@ function delay()
 end
 
 function request()
+  local permit = table.remove(permits)
   if permit then
-    local body = '{"permit":"' .. permit .. '","outcome":"success"}'
-    permit = nil
-    return wrk.format("POST", "/v1/record", nil, body)
+    return wrk.format("POST", "/v1/record", nil, '{"permit":"' .. permit .. '","outcome":"success"}')
   end
   n = n + 1
   local tenant = (id * 7919 + n) % tenants
@@ -40,8 +39,9 @@ end
 function response(status, headers, body)
   if status == 200 then
     local p = body:match('"permit":"([^"]+)"')
-    if p then permit = p end
+    if p then table.insert(permits, p) end
   elseif status == 429 or status == 503 then
+    if refused == 0 and os.getenv("WRK_SHOW_REFUSAL") then print(status, body) end
     refused = refused + 1
   else
     errors = errors + 1

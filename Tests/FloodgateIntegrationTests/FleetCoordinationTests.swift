@@ -251,4 +251,28 @@ struct FleetCoordinationTests {
             #expect(components.isSuperset(of: [.rateLimit, .breaker, .backoff, .membership]))
         }
     }
+
+    @Test func aJoinerLivingOnThePoolOfAHugeLimitIsNotStarvedByUnspentGrants() async throws {
+        // A million calls a minute per tenant: the pool alone (250,000) is far more than 1,000 tenants making a few
+        // calls a second need. Grants sized to the pool (125,000 each) once used it up in three lease periods with
+        // permits nobody spent; grants sized to demand do not.
+        try await withFleet { fleet in
+            let profile = ProviderProfile.generic([.rollingWindow(limit: 1_000_000, window: .seconds(60))])
+            let a = try await fleet.addInstance(Self.configuration(["bench": profile], fleetSize: 1))
+            let keys = try (0..<200).map { try GuardKey(integration: "bench", tenant: "t\($0)") }
+            var refused = 0
+            for _ in 0..<30 {
+                for key in keys {
+                    do {
+                        a.floodgate.record(try await a.floodgate.acquire(key), .success)
+                    } catch {
+                        refused += 1
+                    }
+                }
+                // Still a joiner (no share before heartbeat + skew + window): every permit comes from the pool.
+                try await fleet.advance(by: .seconds(1), step: .seconds(1), instances: [a])
+            }
+            #expect(refused == 0)
+        }
+    }
 }

@@ -20,12 +20,15 @@ struct PolicyPlan: Sendable, Hashable {
     let shareTotal: Int
     /// The pool's ledger (windows with a pool only).
     let ledger: GrantLedger?
-    /// Permits asked of the pool by a first grant, and at most by any (see ``LeaseHolder``): half and all of an
-    /// instance's fair part of the pool.
+    /// Permits asked of the pool by a first grant, and at most by any (see ``LeaseHolder``): half an instance's fair
+    /// part of the pool (at most ``firstGrantCap``), and all of it.
     let grantSize: Int
     let maximumGrantSize: Int
 
     var poolLimit: Int { limit - shareTotal }
+
+    /// The largest first grant.
+    static let firstGrantCap = 16
 
     init(_ policy: RateLimitPolicy, fleetSize: Int, shareFraction: Double, skew: Duration) {
         self.policy = policy
@@ -51,7 +54,9 @@ struct PolicyPlan: Sendable, Hashable {
         case .rolling:
             ledger = .rolling(limit: pool, window: .nanoseconds(window), skew: skew)
         }
-        grantSize = max(1, pool / (2 * fleetSize))
+        // A first grant is small whatever the pool (permits granted and never spent are lost to the fleet until
+        // their window passes); a key that keeps spending its grants doubles them up to its fair part.
+        grantSize = max(1, min(Self.firstGrantCap, pool / (2 * fleetSize)))
         maximumGrantSize = max(grantSize, pool / fleetSize)
     }
 
