@@ -2,6 +2,11 @@ import ArgumentParser
 import NIOCore
 import NIOPosix
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#endif
+import Foundation
+
 @main
 struct FloodgateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,7 +20,23 @@ struct FloodgateCommand: AsyncParsableCommand {
         // Run Swift concurrency on NIO's event loops: a task awaiting a Redis reply resumes on the loop that read
         // it instead of hopping to another thread (see the README's client benchmark).
         _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        let parseAndRun: ([String]?) async -> Void = Self.main
-        await parseAndRun(nil)
+        do {
+            var command = try parseAsRoot(nil)
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            // A bad flag or value is a configuration error: one message, exit status 2 (argument-parser's default
+            // is 64), before anything starts.
+            if exitCode(for: error) == .validationFailure {
+                // A ValidationError thrown while running has no parsing context: its message alone, without usage.
+                let text = error is ValidationError ? "Error: " + message(for: error) : fullMessage(for: error)
+                FileHandle.standardError.write(Data((text + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
     }
 }
