@@ -275,4 +275,74 @@ struct FleetCoordinationTests {
             #expect(refused == 0)
         }
     }
+
+    /// A Redis that answers but refuses writes: out of memory (`maxmemory` with `noeviction`) or a read-only replica.
+    enum WriteRefusal: String, CaseIterable, Sendable {
+        case outOfMemory
+        case readOnlyReplica
+
+        func inject(_ observer: RedisClient) async throws {
+            switch self {
+            case .outOfMemory:
+                _ = try await observer.send(RedisCommand("CONFIG", "SET", "maxmemory-policy", "noeviction"))
+                _ = try await observer.send(RedisCommand("CONFIG", "SET", "maxmemory", "1"))
+            case .readOnlyReplica:
+                // A master that does not exist: the server becomes a replica and refuses writes (READONLY).
+                _ = try await observer.send(RedisCommand("REPLICAOF", "127.0.0.1", "1"))
+            }
+        }
+
+        func heal(_ observer: RedisClient) async throws {
+            switch self {
+            case .outOfMemory: _ = try await observer.send(RedisCommand("CONFIG", "SET", "maxmemory", "0"))
+            case .readOnlyReplica: _ = try await observer.send(RedisCommand("REPLICAOF", "NO", "ONE"))
+            }
+        }
+    }
+
+    @Test(arguments: WriteRefusal.allCases)
+    func whenRedisRefusesWritesDecisionsGoOnOnTheShareAndSharedModeReturns(_ refusal: WriteRefusal) async throws {
+        try await withFleet { fleet in
+            let profile = ProviderProfile.generic([.fixedWindow(limit: 400, window: .seconds(60))])
+            let a = try await fleet.addInstance(Self.configuration(["api": profile]))
+            try await fleet.advance(by: .seconds(62), step: .seconds(1), instances: [a])
+            #expect(a.floodgate.mode == .shared)
+            let key = try GuardKey(integration: "api", tenant: "t")
+            try await refusal.inject(fleet.observer)
+            var allowed = 0
+            for _ in 0..<400 {
+                if let permit = try? await a.floodgate.acquire(key) {
+                    a.floodgate.record(permit, .success)
+                    allowed += 1
+                }
+            }
+            // The share (300 of 400, alone in a fleet sized 2) is spent locally; the pool's grants fail and switch
+            // the instance to degraded mode, where it does not ask again.
+            #expect(allowed == 300)
+            #expect(a.floodgate.mode == .degraded)
+            try await refusal.heal(fleet.observer)
+            fleet.clock.advance(by: .seconds(1))
+            try await eventually("shared again") { a.floodgate.mode == .shared }
+        }
+    }
+
+    @Test func scriptFlushMidRunCostsOneReloadAndNoDecision() async throws {
+        try await withFleet { fleet in
+            // A joiner lives on the pool: every permit comes from a grant script.
+            let profile = ProviderProfile.generic([.rollingWindow(limit: 1_000, window: .seconds(60))])
+            let a = try await fleet.addInstance(Self.configuration(["api": profile]))
+            let key = try GuardKey(integration: "api", tenant: "t")
+            var evalsBeforeFlush = 0
+            for round in 0..<2 {
+                if round == 1 {
+                    evalsBeforeFlush = a.client.accounting.snapshot().count(command: "eval")
+                    _ = try await fleet.observer.send(RedisCommand("SCRIPT", "FLUSH"))
+                }
+                for _ in 0..<20 { a.floodgate.record(try await a.floodgate.acquire(key), .success) }
+                fleet.clock.advance(by: .seconds(5))
+            }
+            #expect(a.floodgate.mode == .shared, "NOSCRIPT was answered by loading the script again, not by degrading")
+            #expect(a.client.accounting.snapshot().count(command: "eval") == evalsBeforeFlush + 1, "one reload (EVAL) after the flush")
+        }
+    }
 }
