@@ -345,4 +345,37 @@ struct FleetCoordinationTests {
             #expect(a.client.accounting.snapshot().count(command: "eval") == evalsBeforeFlush + 1, "one reload (EVAL) after the flush")
         }
     }
+
+    @Test func flushAllMidWindowCanOvershootByAtMostThePool() async throws {
+        try await withFleet { fleet in
+            // 400 a minute, fleet of 2: shares 150 + 150, pool 100.
+            let profile = ProviderProfile.generic([.fixedWindow(limit: 400, window: .seconds(60))])
+            let a = try await fleet.addInstance(Self.configuration(["api": profile]))
+            let b = try await fleet.addInstance(Self.configuration(["api": profile]))
+            try await fleet.advance(by: .seconds(121), step: .seconds(1), instances: [a, b])
+            fleet.clock.advance(by: .seconds(5))  // well inside a fixed window
+            let key = try GuardKey(integration: "api", tenant: "t")
+            func spend(_ attempts: Int, on instance: FleetHarness.Instance) async -> Int {
+                var allowed = 0
+                for _ in 0..<attempts {
+                    if let permit = try? await instance.floodgate.acquire(key) {
+                        instance.floodgate.record(permit, .success)
+                        allowed += 1
+                    }
+                }
+                return allowed
+            }
+            // The worst case: a has spent its share and the whole pool; b only its share (it never asked the pool,
+            // so it was never refused by it in this window).
+            let before = await spend(300, on: a) + (await spend(150, on: b))
+            #expect(before == 400, "the limit, exactly")
+            _ = try await fleet.observer.send(RedisCommand("FLUSHALL"))
+            let after = await spend(300, on: b) + (await spend(300, on: a))
+            // The shares are local and survive; the pool's ledger is gone, so b (not yet refused in this window) can
+            // be granted the pool once more: at most P = 100 beyond the limit in this window, never more. a, refused
+            // by the ledger in this window already, does not ask again until the next one.
+            #expect(after <= 100, "\(after) more after FLUSHALL")
+            print("FLUSHALL mid-window: \(before) allowed before, \(after) after (limit 400, pool 100)")
+        }
+    }
 }
