@@ -49,6 +49,21 @@ final class RedisChannelHandler: ChannelInboundHandler {
         var sink: ReplySink
         let id: UInt64
         let deadline: NIODeadline
+        /// When a request failed by its deadline still has no reply, the connection is given up: its replies may
+        /// never come (a half-open path that dropped the request), and every later reply would pair with the wrong
+        /// request. A late reply within the grace (a paused or slow server) keeps the connection.
+        let abandonAt: NIODeadline
+
+        init(sink: ReplySink, id: UInt64, deadline: NIODeadline, now: NIODeadline) {
+            self.sink = sink
+            self.id = id
+            self.deadline = deadline
+            if deadline == .distantFuture {
+                abandonAt = .distantFuture
+            } else {
+                abandonAt = deadline + max(deadline - now, .seconds(1))
+            }
+        }
 
         /// Resumes the caller with an error, at most once; the reply, when it comes, will be dropped.
         mutating func fail(_ error: RedisClientError) {
@@ -99,7 +114,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
     func write(_ item: RedisConnection.OutboxItem) {
         eventLoop.preconditionInEventLoop()
         guard isActive, let context else {
-            var pending = PendingReply(sink: item.sink, id: item.id, deadline: item.deadline)
+            var pending = PendingReply(sink: item.sink, id: item.id, deadline: item.deadline, now: eventLoop.now)
             pending.fail(closeReason ?? RedisClientError(.connectionClosed, "connection is closed"))
             return
         }
@@ -127,7 +142,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
     private func register(_ item: RedisConnection.OutboxItem) {
         accounting.record(command: item.command.accountingName, component: item.component)
         if case .none = item.sink { return }
-        pending.append(PendingReply(sink: item.sink, id: item.id, deadline: item.deadline))
+        pending.append(PendingReply(sink: item.sink, id: item.id, deadline: item.deadline, now: eventLoop.now))
         if item.deadline != .distantFuture { armDeadlineTimer(item.deadline) }
     }
 
@@ -262,20 +277,32 @@ final class RedisChannelHandler: ChannelInboundHandler {
     }
 
     /// Fails every request past its deadline; their replies will still be consumed. Re-arms for the next deadline.
+    /// When a failed request is still unanswered at its `abandonAt`, closes the connection (the client reconnects).
     private func expireLateRequests() {
         deadlineTimer = nil
         deadlineTimerFiresAt = nil
         let now = eventLoop.now
         var next: NIODeadline?
+        var abandon = false
         var index = pending.startIndex
         while index != pending.endIndex {
-            let deadline = pending[index].deadline
-            if deadline <= now {
+            let reply = pending[index]
+            if reply.abandonAt <= now {
+                abandon = true
+            } else if reply.deadline <= now {
                 pending[index].fail(RedisClientError(.timeout, "no reply from Redis before the command's deadline"))
-            } else if deadline != .distantFuture {
-                next = min(next ?? deadline, deadline)
+                next = min(next ?? reply.abandonAt, reply.abandonAt)
+            } else if reply.deadline != .distantFuture {
+                next = min(next ?? reply.deadline, reply.deadline)
             }
             index = pending.index(after: index)
+        }
+        if abandon {
+            let reason = RedisClientError(.timeout, "no reply from Redis long after a command's deadline: connection abandoned")
+            closeReason = closeReason ?? reason
+            failEverything(reason)
+            context?.close(promise: nil)
+            return
         }
         if let next { armDeadlineTimer(next) }
     }

@@ -78,12 +78,17 @@ final class FleetHarness: @unchecked Sendable {
     func addInstance(
         _ configuration: FloodgateConfiguration,
         offset: Duration = .zero,
-        waitForMembership: Bool = true
+        waitForMembership: Bool = true,
+        through proxy: FaultProxy? = nil,
+        commandTimeout: Duration = .seconds(10)
     ) async throws -> Instance {
         var configuration = configuration
         configuration.instanceID = "i\(nextID)"
         nextID += 1
-        let client = try RedisClient(configuration: Self.clientConfiguration(server))
+        var clientConfiguration = Self.clientConfiguration(server)
+        if let proxy { clientConfiguration.port = proxy.port }
+        clientConfiguration.commandTimeout = commandTimeout
+        let client = try RedisClient(configuration: clientConfiguration)
         let floodgate = try Floodgate(
             configuration: configuration,
             store: .redis(client),

@@ -1,0 +1,87 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A loopback TCP proxy between a client and a redis-server that can delay every chunk each way, or swallow
+/// everything while keeping the connections open (a half-open path). As with TCP, a connection that lost bytes never
+/// carries anything again: after `.blackhole`, only connections made later pass.
+final class FaultProxy: Sendable {
+    enum Mode: Sendable {
+        case pass
+        case delay(TimeAmount)
+        case blackhole
+    }
+
+    let port: Int
+    private let mode: NIOLockedValueBox<Mode>
+    private let listener: any Channel
+
+    private init(port: Int, mode: NIOLockedValueBox<Mode>, listener: any Channel) {
+        self.port = port
+        self.mode = mode
+        self.listener = listener
+    }
+
+    /// Listens on a free 127.0.0.1 port and forwards each connection to `host:targetPort`.
+    static func start(to host: String, port targetPort: Int) async throws -> FaultProxy {
+        let mode = NIOLockedValueBox(Mode.pass)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let listener = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.autoRead, value: true)
+            .childChannelInitializer { inbound in
+                ClientBootstrap(group: inbound.eventLoop)
+                    .connect(host: host, port: targetPort)
+                    .flatMap { outbound in
+                        let dead = NIOLockedValueBox(false)
+                        let toServer = Forwarder(partner: outbound, mode: mode, dead: dead)
+                        let toClient = Forwarder(partner: inbound, mode: mode, dead: dead)
+                        return inbound.pipeline.addHandler(toServer).flatMap { outbound.pipeline.addHandler(toClient) }
+                    }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        return FaultProxy(port: listener.localAddress!.port!, mode: mode, listener: listener)
+    }
+
+    func set(_ newMode: Mode) { mode.withLockedValue { $0 = newMode } }
+
+    func stop() async { try? await listener.close() }
+
+    /// Forwards what one side reads to the other, as the proxy's mode says.
+    final class Forwarder: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        let partner: any Channel
+        let mode: NIOLockedValueBox<Mode>
+        /// Whether this connection pair has lost bytes (then it stays silent, both ways).
+        let dead: NIOLockedValueBox<Bool>
+
+        init(partner: any Channel, mode: NIOLockedValueBox<Mode>, dead: NIOLockedValueBox<Bool>) {
+            self.partner = partner
+            self.mode = mode
+            self.dead = dead
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let bytes = unwrapInboundIn(data)
+            let partner = self.partner
+            if dead.withLockedValue({ $0 }) { return }
+            switch mode.withLockedValue({ $0 }) {
+            case .pass:
+                partner.writeAndFlush(bytes, promise: nil)
+            case .delay(let amount):
+                context.eventLoop.scheduleTask(in: amount) { partner.writeAndFlush(bytes, promise: nil) }
+            case .blackhole:
+                dead.withLockedValue { $0 = true }
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            partner.close(promise: nil)
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+    }
+}
