@@ -18,6 +18,8 @@ struct IncidentDesignTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for client in clients { group.addTask { try await client.run() } }
             defer { group.cancelAll() }
+            // Both connected (handshakes done) before any test resets the statistics.
+            for client in clients { _ = try await client.ping() }
             try await body(IncidentInstance(kind: kind, redis: clients[0], breakerKeys: .init()), clients[1])
         }
     }
