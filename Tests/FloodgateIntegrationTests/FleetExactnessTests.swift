@@ -1,5 +1,6 @@
 import Floodgate
 import FloodgateRedis
+import Foundation
 import Testing
 
 /// Property 1 of the guard core: across instances sharing one Redis, with instances joining, leaving and crashing and
@@ -53,7 +54,13 @@ struct FleetExactnessTests {
         }
     }
 
-    @Test(arguments: [UInt64(1), 2, 3])
+    /// Seeds 1, 2, 3; `FLOODGATE_EXACTNESS_SEEDS=N` runs seeds 1...N (`scripts/reliability` runs many).
+    static let seeds: [UInt64] = {
+        let count = ProcessInfo.processInfo.environment["FLOODGATE_EXACTNESS_SEEDS"].flatMap { UInt64($0) } ?? 3
+        return Array(1...max(1, count))
+    }()
+
+    @Test(arguments: seeds)
     func limitsHoldWhileInstancesJoinLeaveAndCrash(seed: UInt64) async throws {
         try await withFleet { fleet in
             var generator = SeededGenerator(seed: seed)
