@@ -16,4 +16,15 @@ public enum SidecarEndpoints {
         ("get", "/api/dashboard"),
         ("get", "/"),
     ]
+
+    /// The methods of the endpoints whose path template matches `path` (`{name}` matches one segment).
+    static func methods(forPath path: String) -> [String] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        return all.filter { endpoint in
+            let template = endpoint.path.split(separator: "/", omittingEmptySubsequences: true)
+            guard template.count == segments.count else { return false }
+            return zip(template, segments).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+        }
+        .map(\.method)
+    }
 }

@@ -67,7 +67,10 @@ struct SidecarAPITests {
                 let response = try await client.send(.post, uri, body)
                 #expect(response.status == status && response.errorCode == code, "\(uri) \(body.prefix(60)) → \(response.status) \(response.text)")
             }
-            #expect(try await client.send(.get, "/v1/acquire").errorCode == "not_found", "no GET route: 404 with a code")
+            let wrongMethod = try await client.send(.get, "/v1/acquire")
+            #expect(wrongMethod.status == .methodNotAllowed && wrongMethod.errorCode == "method_not_allowed")
+            #expect(wrongMethod.headers[.allow] == "POST")
+            #expect(try await client.send(.patch, "/v1/cache/k").headers[.allow] == "GET, PUT, DELETE")
             // A record with a bad outcome leaves the permit in place: it can still be recorded.
             let permit = try #require(try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#).object["permit"] as? String)
             let bad = try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","outcome":"fine"}"#)

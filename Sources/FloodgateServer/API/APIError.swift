@@ -10,6 +10,8 @@ struct APIError: HTTPResponseError, Sendable {
     let code: String
     let message: String
     var retryAtMilliseconds: Int64?
+    /// For 405: the methods the path accepts.
+    var allow: String?
 
     init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAtMilliseconds: Int64? = nil) {
         self.status = status
@@ -30,6 +32,7 @@ struct APIError: HTTPResponseError, Sendable {
     func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = Body(error: .init(code: code, message: message, retryAt: retryAtMilliseconds))
         var headers: HTTPFields = [.contentType: "application/json"]
+        if let allow { headers[.allow] = allow }
         if let retryAtMilliseconds {
             let seconds = max(0, (retryAtMilliseconds - Int64(Date().timeIntervalSince1970 * 1_000) + 999) / 1_000)
             headers[.retryAfter] = String(seconds)
