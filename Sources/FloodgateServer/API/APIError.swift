@@ -37,7 +37,7 @@ struct APIError: HTTPResponseError, Sendable {
             let seconds = max(0, (retryAtMilliseconds - Int64(Date().timeIntervalSince1970 * 1_000) + 999) / 1_000)
             headers[.retryAfter] = String(seconds)
         }
-        let data = try JSONEncoder().encode(body)
+        let data = try responseEncoder.encode(body)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 

@@ -14,9 +14,14 @@ struct GuardRoutes: Sendable {
         group.post("breakers/:integration") { request, context in try await forceBreaker(request, context) }
     }
 
+    /// Refuses integrations that are not configured.
+    func checkConfigured(_ integration: String) throws {
+        guard sidecar.configuration.integrations.contains(integration) else { throw APIError.unknownIntegration(integration) }
+    }
+
     /// The guard key of a request, refusing integrations that are not configured.
     func key(integration: String, tenant: String, operation: String?) throws -> GuardKey {
-        guard sidecar.configuration.integrations.contains(integration) else { throw APIError.unknownIntegration(integration) }
+        try checkConfigured(integration)
         do {
             return try GuardKey(integration: integration, tenant: tenant, operation: operation)
         } catch let error as FloodgateError {
@@ -136,7 +141,7 @@ struct GuardRoutes: Sendable {
     func forceBreaker(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         var request = request
         let integration = context.parameters.get("integration") ?? ""
-        guard sidecar.configuration.integrations.contains(integration) else { throw APIError.unknownIntegration(integration) }
+        try checkConfigured(integration)
         let body = try await request.decodeJSON(BreakerRequest.self, limit: sidecar.configuration.bodyLimit)
         let open: Bool?
         switch body.state {
@@ -154,10 +159,15 @@ struct GuardRoutes: Sendable {
     }
 }
 
-/// A JSON response.
-func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+/// One encoder for every response (its configuration never changes after this; encoding is thread-safe).
+let responseEncoder: JSONEncoder = {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    let data = try encoder.encode(value)
+    return encoder
+}()
+
+/// A JSON response.
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    let data = try responseEncoder.encode(value)
     return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }

@@ -26,8 +26,7 @@ final class CommandHistory: Sendable {
     func sample(_ snapshot: RedisCommandAccounting.Snapshot?, at now: Int64) {
         let totals = Self.byComponent(snapshot)
         state.withLock { state in
-            var delta: [String: Int] = [:]
-            for (component, count) in totals { delta[component] = count - state.last[component, default: 0] }
+            let delta = Self.delta(totals, since: state.last)
             state.last = totals
             state.sampledAt = now
             state.points.append(Point(t: now / 1_000_000, byComponent: delta))
@@ -45,10 +44,13 @@ final class CommandHistory: Sendable {
     func points(current snapshot: RedisCommandAccounting.Snapshot?, at now: Int64) -> [Point] {
         let totals = Self.byComponent(snapshot)
         return state.withLock { state in
-            var current: [String: Int] = [:]
-            for (component, count) in totals { current[component] = count - state.last[component, default: 0] }
-            return Array(state.points) + [Point(t: now / 1_000_000, byComponent: current)]
+            Array(state.points) + [Point(t: now / 1_000_000, byComponent: Self.delta(totals, since: state.last))]
         }
+    }
+
+    /// Commands per component counted since `last`.
+    static func delta(_ totals: [String: Int], since last: [String: Int]) -> [String: Int] {
+        totals.reduce(into: [:]) { $0[$1.key] = $1.value - last[$1.key, default: 0] }
     }
 
     static func byComponent(_ snapshot: RedisCommandAccounting.Snapshot?) -> [String: Int] {

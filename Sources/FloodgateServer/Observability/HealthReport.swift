@@ -1,3 +1,5 @@
+import Floodgate
+
 /// The body of `GET /api/health`.
 struct HealthReport: Codable, Sendable {
     struct Redis: Codable, Sendable {
@@ -13,6 +15,13 @@ struct HealthReport: Codable, Sendable {
         var usedToday: Int
         var projected: Int
         var allowance: Int?
+
+        init(_ status: CommandBudget.Status) {
+            level = status.level.description
+            usedToday = status.usedToday
+            projected = status.projected
+            allowance = status.allowance
+        }
     }
 
     /// `ok` (ready), or `draining` (shutting down: 503).

@@ -48,7 +48,7 @@ struct ObservabilityRoutes: Sendable {
                 reachable: reading?.reachable,
                 latencyMs: reading?.latencyMs
             ),
-            budget: budget.map { .init(level: $0.level.description, usedToday: $0.usedToday, projected: $0.projected, allowance: $0.allowance) },
+            budget: budget.map(HealthReport.Budget.init),
             uptimeSeconds: Double(sidecar.now() - sidecar.startedAt) / 1e9
         )
         return try json(report, status: report.status == "ok" ? .ok : .serviceUnavailable)
@@ -87,7 +87,7 @@ struct ObservabilityRoutes: Sendable {
             },
             backoffs: status.backoffs.map { .init(key: $0.key.description, until: $0.value.nanosecondsSince1970 / 1_000_000) }
                 .sorted { $0.key < $1.key },
-            budget: (sidecar.budget?.status).map { .init(level: $0.level.description, usedToday: $0.usedToday, projected: $0.projected, allowance: $0.allowance) },
+            budget: (sidecar.budget?.status).map(HealthReport.Budget.init),
             redisConfigured: sidecar.redis != nil
         )
         return try json(data)
