@@ -113,6 +113,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Helpers shared by the test targets (throwaway TLS certificates); not a product.
+        .target(
+            name: "FloodgateTestSupport",
+            dependencies: ["FloodgateLocalRedis"],
+            path: "Tests/FloodgateTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "FloodgateTests",
             dependencies: [
@@ -147,6 +154,7 @@ let package = Package(
                 "FloodgateServer",
                 "FloodgateRedis",
                 "FloodgateLocalRedis",
+                "FloodgateTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -183,6 +191,7 @@ let package = Package(
                 "FloodgateRedis",
                 "FloodgateRESP",
                 "FloodgateLocalRedis",
+                "FloodgateTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -224,7 +224,7 @@ public final class LocalRedisServer: Sendable {
     // MARK: Sockets
 
     /// A port on 127.0.0.1 that nothing listens on right now.
-    static func freeLoopbackPort() throws -> Int {
+    public static func freeLoopbackPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw StartError(description: "socket() failed: errno \(errno)") }
         defer { close(fd) }

@@ -36,9 +36,7 @@ public final class Sidecar: Sendable {
         startedAt = clock.now.nanosecondsSince1970
         permits = PermitTable(instanceTag: configuration.guards.instanceID)
         let store: FloodgateStore
-        if let url = configuration.redisURL, !configuration.guards.suspendRedis {
-            var redisConfiguration = try RedisClientConfiguration(url: url)
-            redisConfiguration.clientName = "floodgate-\(configuration.guards.instanceID)"
+        if let redisConfiguration = try configuration.redisClientConfiguration(), !configuration.guards.suspendRedis {
             let client = try RedisClient(
                 configuration: redisConfiguration,
                 accounting: RedisCommandAccounting(metricsFactory: metrics.factory),

@@ -22,6 +22,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to bind (floodgate.port; default 8080; 0 picks a free port).") var port: String?
     @Option(help: "Redis URL (redis.url): redis://[user:password@]host:port[/db] or rediss://. Default: no Redis, local-only.")
     var redis: String?
+    @Option(name: .customLong("redis-ca"), help: "PEM file of the CA that signed the rediss:// server (redis.tls.ca; default: system trust roots).")
+    var redisCA: String?
     @Option(help: "Bearer token required by the /v1 API (floodgate.token).") var token: String?
     @Option(help: "JSON configuration file (floodgate.config).") var config: String?
 
@@ -30,6 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
         flags["floodgate.host"] = host
         flags["floodgate.port"] = port
         flags["redis.url"] = redis
+        flags["redis.tls.ca"] = redisCA
         flags["floodgate.token"] = token
         flags["floodgate.config"] = config
         let configuration: SidecarConfiguration

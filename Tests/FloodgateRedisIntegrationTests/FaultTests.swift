@@ -36,9 +36,16 @@ struct FaultTests {
                 await eventually("the client notices") { !client.isConnected }
                 let down = await #expect(throws: RedisClientError.self) { try await client.ping() }
                 #expect(down?.code == .connectionUnavailable)
+                // Every attempt while down is counted as failed; none connected.
+                await eventually("a reconnection attempt failed") { client.accounting.connectionAttempts().failed > 0 }
+                let whileDown = client.accounting.connectionAttempts()
+                #expect(whileDown.connected == 1, "only the first connection succeeded")
                 try await server.restart()
                 await eventually("the client reconnects") { client.isConnected }
                 #expect(try await client.ping() == "PONG")
+                let afterRestart = client.accounting.connectionAttempts()
+                #expect(afterRestart.connected == 2, "one new connection, not one per attempt or per waiting command")
+                #expect(afterRestart.failed >= whileDown.failed)
                 #expect(try await client.getString(key) == nil, "a restarted server without persistence is empty")
             }
         }

@@ -1,5 +1,6 @@
 import FloodgateRESP
 import FloodgateRedis
+import FloodgateTestSupport
 import Logging
 import NIOPosix
 import Testing

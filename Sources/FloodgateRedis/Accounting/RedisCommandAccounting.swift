@@ -6,9 +6,21 @@ import Synchronization
 /// Counts are kept in process (read them with ``snapshot()``) and reported as the swift-metrics counter
 /// `floodgate_redis_commands_total` with dimensions `component` and `command`. A command is counted when the client
 /// hands it to the connection for writing, on the connection's event loop.
+///
+/// Connection attempts (TCP, TLS and handshake) are counted too, as `floodgate_redis_connection_attempts_total` with
+/// the dimension `outcome` (`connected` or `failed`): what a Redis outage costs in reconnections.
 public final class RedisCommandAccounting: Sendable {
     /// The metric name of the command counter.
     public static let metricLabel = "floodgate_redis_commands_total"
+    /// The metric name of the connection-attempt counter.
+    public static let connectionAttemptsLabel = "floodgate_redis_connection_attempts_total"
+
+    /// Connection attempts so far, by outcome.
+    public struct ConnectionAttempts: Sendable, Hashable {
+        public var connected = 0
+        public var failed = 0
+        public var total: Int { connected + failed }
+    }
 
     /// A component and a command name (lowercase, subcommands as `client|tracking`, like `INFO commandstats`).
     public struct Key: Sendable, Hashable, CustomStringConvertible {
@@ -54,12 +66,26 @@ public final class RedisCommandAccounting: Sendable {
     }
 
     private let entries = Mutex<[Key: Entry]>([:])
+    private let attempts = Mutex(ConnectionAttempts())
     private let metricsFactory: any MetricsFactory
+    private let connectedCounter: Counter
+    private let failedCounter: Counter
 
     /// - Parameter metricsFactory: where the counters go; defaults to the process's bootstrapped metrics system.
     public init(metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.metricsFactory = metricsFactory
+        connectedCounter = Counter(label: Self.connectionAttemptsLabel, dimensions: [("outcome", "connected")], factory: metricsFactory)
+        failedCounter = Counter(label: Self.connectionAttemptsLabel, dimensions: [("outcome", "failed")], factory: metricsFactory)
     }
+
+    /// Records one attempt to open a connection and whether it ended connected (handshake done).
+    public func recordConnectionAttempt(connected: Bool) {
+        attempts.withLock { connected ? ($0.connected += 1) : ($0.failed += 1) }
+        (connected ? connectedCounter : failedCounter).increment()
+    }
+
+    /// The connection attempts so far.
+    public func connectionAttempts() -> ConnectionAttempts { attempts.withLock { $0 } }
 
     /// Records that `count` commands named `command` were written for `component`.
     public func record(command: String, component: RedisComponent, count: Int = 1) {

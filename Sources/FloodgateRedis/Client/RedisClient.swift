@@ -262,8 +262,9 @@ public final class RedisClient: Service, RedisCommandSending {
                 } else {
                     logger.debug("Redis connection attempt failed", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
                 }
-                if error.code == .authentication || error.code == .tls {
-                    logger.error("Redis rejected the connection: \(error.message)")
+                // A rejection (credentials, certificate) will not fix itself: say it at once, then once a minute or so.
+                if error.code == .authentication || error.code == .tls, attempt == 1 || attempt.isMultiple(of: 60) {
+                    logger.error("Redis rejected the connection: \(error.message)", metadata: ["redis.attempts": "\(attempt)"])
                 }
                 await pause.sleep(for: configuration.reconnectBackoff.delay(attempt: attempt, using: &generator))
             }

@@ -9,12 +9,29 @@ extension RedisConnection {
     /// Opens a connection (TCP, optional TLS) and performs the handshake: `HELLO 3` with `AUTH` and `SETNAME`,
     /// falling back to RESP2 (`AUTH`, `CLIENT SETNAME`) when the server has no `HELLO`; then `SELECT` if needed.
     ///
-    /// The whole of it is bounded by the configuration's `connectTimeout`.
+    /// The whole of it is bounded by the configuration's `connectTimeout`. The attempt is counted in `accounting`.
     public static func connect(
         configuration: RedisClientConfiguration,
         eventLoop: any EventLoop,
         accounting: RedisCommandAccounting,
         sslContext: NIOSSLContext? = nil,
+        logger: Logger
+    ) async throws -> RedisConnection {
+        do {
+            let connection = try await open(configuration: configuration, eventLoop: eventLoop, accounting: accounting, sslContext: sslContext, logger: logger)
+            accounting.recordConnectionAttempt(connected: true)
+            return connection
+        } catch {
+            accounting.recordConnectionAttempt(connected: false)
+            throw error
+        }
+    }
+
+    private static func open(
+        configuration: RedisClientConfiguration,
+        eventLoop: any EventLoop,
+        accounting: RedisCommandAccounting,
+        sslContext: NIOSSLContext?,
         logger: Logger
     ) async throws -> RedisConnection {
         let sslContext = try sslContext ?? makeSSLContext(configuration)

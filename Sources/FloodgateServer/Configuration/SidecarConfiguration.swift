@@ -1,4 +1,5 @@
 import Configuration
+import Foundation
 import Floodgate
 import FloodgateRedis
 
@@ -11,6 +12,7 @@ import FloodgateRedis
 /// | `floodgate.port` (`FLOODGATE_PORT`) | `8080` | port to bind (0: any free port) |
 /// | `floodgate.token` (`FLOODGATE_TOKEN`) | none | bearer token required by `/v1` (secret) |
 /// | `redis.url` (`REDIS_URL`) | none: memory store, local-only | `redis://` or `rediss://` URL (secret) |
+/// | `redis.tls.ca` (`REDIS_TLS_CA`) | none: the system's trust roots | PEM file of the CA that signed the server (`rediss://` only) |
 /// | `suspend.redis` (`SUSPEND_REDIS`) | `false` | local-only mode even with a URL: zero commands |
 /// | `fleet.size`, `instance.index`, `instance.id`, `key.prefix`, `share.fraction` | see ``FloodgateConfiguration`` | the fleet |
 /// | `floodgate.integrations` (`FLOODGATE_INTEGRATIONS`) | `slack,hubspot,salesforce` | integrations the API accepts |
@@ -23,6 +25,8 @@ public struct SidecarConfiguration: Sendable {
     public var port = 8080
     public var token: String?
     public var redisURL: String?
+    /// A PEM file of the CA(s) to verify a `rediss://` server against instead of the system's trust roots.
+    public var redisCACertificatePath: String?
     public var guards: FloodgateConfiguration
     /// Integrations the API accepts, in order.
     public var integrations: [String]
@@ -53,6 +57,7 @@ public struct SidecarConfiguration: Sendable {
         port = config.int(forKey: "floodgate.port", default: port)
         token = config.string(forKey: "floodgate.token", isSecret: true)
         redisURL = config.string(forKey: "redis.url", isSecret: true)
+        redisCACertificatePath = config.string(forKey: "redis.tls.ca")
         integrations = config.stringArray(forKey: "floodgate.integrations", default: integrations)
         budgetPerDay = config.int(forKey: "floodgate.budget")
         bodyLimit = config.int(forKey: "floodgate.body.limit", default: bodyLimit)
@@ -112,6 +117,34 @@ public struct SidecarConfiguration: Sendable {
         }
     }
 
+    /// The Redis client's configuration from `redis.url` and `redis.tls.ca`; nil without a URL.
+    public func redisClientConfiguration() throws(SidecarConfigurationError) -> RedisClientConfiguration? {
+        guard let redisURL else {
+            if redisCACertificatePath != nil {
+                throw SidecarConfigurationError(key: "redis.tls.ca", problem: "is set but redis.url is not: give a rediss:// URL")
+            }
+            return nil
+        }
+        var configuration: RedisClientConfiguration
+        do {
+            configuration = try RedisClientConfiguration(url: redisURL)
+        } catch {
+            // The URL may hold a password: say what is wrong without repeating it.
+            throw SidecarConfigurationError(key: "redis.url", problem: "not a redis:// or rediss:// URL this client accepts")
+        }
+        if let path = redisCACertificatePath {
+            guard let tls = configuration.tls else {
+                throw SidecarConfigurationError(key: "redis.tls.ca", problem: "needs a rediss:// URL (redis.url is plain redis://)")
+            }
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw SidecarConfigurationError(key: "redis.tls.ca", problem: "cannot read \(path)")
+            }
+            configuration.tls = .trusting(caCertificatePath: path, serverName: tls.serverName)
+        }
+        configuration.clientName = "floodgate-\(guards.instanceID)"
+        return configuration
+    }
+
     /// Checks every value; the error names the key.
     public func validate() throws(SidecarConfigurationError) {
         guard (0...65_535).contains(port) else {
@@ -123,14 +156,7 @@ public struct SidecarConfiguration: Sendable {
         if let token, token.count < 16 || token.contains(where: { $0.isWhitespace }) {
             throw SidecarConfigurationError(key: "floodgate.token", problem: "must be at least 16 characters without spaces")
         }
-        if let redisURL {
-            do {
-                _ = try RedisClientConfiguration(url: redisURL)
-            } catch {
-                // The URL may hold a password: say what is wrong without repeating it.
-                throw SidecarConfigurationError(key: "redis.url", problem: "not a redis:// or rediss:// URL this client accepts")
-            }
-        }
+        _ = try redisClientConfiguration()
         guard !integrations.isEmpty else { throw SidecarConfigurationError(key: "floodgate.integrations", problem: "list at least one") }
         if let budgetPerDay, budgetPerDay <= 0 {
             throw SidecarConfigurationError(key: "floodgate.budget", problem: "must be a positive number of commands a day")

@@ -2,17 +2,17 @@ import FloodgateLocalRedis
 import Foundation
 
 /// A throwaway CA and a server certificate for `localhost` / 127.0.0.1 signed by it, made with `openssl`.
-struct TestCertificates {
-    let directory: URL
-    var caCertificate: String { directory.appendingPathComponent("ca.crt").path }
-    var serverCertificate: String { directory.appendingPathComponent("server.crt").path }
-    var serverKey: String { directory.appendingPathComponent("server.key").path }
+public struct TestCertificates: Sendable {
+    public let directory: URL
+    public var caCertificate: String { directory.appendingPathComponent("ca.crt").path }
+    public var serverCertificate: String { directory.appendingPathComponent("server.crt").path }
+    public var serverKey: String { directory.appendingPathComponent("server.key").path }
 
-    var redisTLSFiles: LocalRedisServer.TLSFiles {
+    public var redisTLSFiles: LocalRedisServer.TLSFiles {
         .init(certificatePath: serverCertificate, keyPath: serverKey, caCertificatePath: caCertificate)
     }
 
-    static func make() throws -> TestCertificates {
+    public static func make() throws -> TestCertificates {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("floodgate-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let certificates = TestCertificates(directory: directory)
@@ -46,5 +46,5 @@ struct TestCertificates {
         }
     }
 
-    func remove() { try? FileManager.default.removeItem(at: directory) }
+    public func remove() { try? FileManager.default.removeItem(at: directory) }
 }

@@ -1,0 +1,237 @@
+import FloodgateLocalRedis
+import FloodgateRedis
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Synchronization
+import Testing
+
+/// The `floodgate` executable as an operator runs it: exit statuses for bad configuration, and `SIGTERM` under load
+/// losing nothing the sidecar acknowledged.
+@Suite("floodgate serve as a process", .serialized)
+struct SidecarProcessTests {
+    @Test(arguments: [
+        (["serve", "--port", "abc"], [:], "FLOODGATE_PORT"),
+        (["serve"], ["FLEET_SIZE": "0"], "FLEET_SIZE"),
+        (["serve"], ["REDIS_URL": "redis://:not-for-stderr@127.0.0.1:notaport"], "REDIS_URL"),
+        (["serve", "--redis-ca", "/nonexistent/ca.pem", "--redis", "rediss://127.0.0.1:6380"], [:], "REDIS_TLS_CA"),
+        (["serve", "--no-such-flag"], [:], "--no-such-flag"),
+    ] as [([String], [String: String], String)])
+    func invalidConfigurationExitsWithStatus2AndNamesTheKey(arguments: [String], environment: [String: String], named: String) async throws {
+        let run = try await FloodgateProcess.runToEnd(arguments, environment: environment)
+        #expect(run.status == 2, "\(run.standardError)")
+        #expect(run.standardError.contains(named), "\(run.standardError)")
+        #expect(!run.standardError.contains("not-for-stderr"))
+        if named != "--no-such-flag" {
+            #expect(run.standardError.split(separator: "\n").count == 1, "one line: \(run.standardError)")
+        }
+    }
+
+    /// Throttles recorded (acknowledged with 200) just before and while `SIGTERM` arrives are all in Redis after the
+    /// process exits, and a restarted sidecar refuses those tenants.
+    @Test func sigtermDuringLoadLosesNoAcknowledgedOutcome() async throws {
+        let redis = try await LocalRedisServer.start()
+        defer { redis.stop() }
+        let sidecar = try await FloodgateProcess.serve(redisURL: redis.url)
+        try await sidecar.waitUntilShared()
+
+        let acknowledged = AcknowledgedTenants()
+        let signalAfter = 100
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Background load: acquire and record success on 50 tenants, until the server goes away.
+            for worker in 0..<4 {
+                group.addTask {
+                    try await sidecar.withClient { client in
+                        var i = 0
+                        do {
+                            while true {
+                                i += 1
+                                guard let permit = try await client.acquire(tenant: "L\((worker * 13 + i) % 50)") else { continue }
+                                _ = try await client.record(permit, #""outcome":"success""#)
+                            }
+                        } catch {
+                            return  // the server went away
+                        }
+                    }
+                }
+            }
+            // The burst: each tenant throttled once (news for the fleet); SIGTERM once `signalAfter` are acknowledged.
+            for worker in 0..<8 {
+                group.addTask {
+                    try await sidecar.withClient { client in
+                        for j in 0..<50 {
+                            let tenant = "B\(worker * 50 + j)"
+                            guard let permit = try? await client.acquire(tenant: tenant) else { return }  // refused, or gone
+                            let recorded = try? await client.record(permit, #""status":429,"headers":{"Retry-After":"600"}"#)
+                            guard recorded == .ok else { return }
+                            let count = acknowledged.tenants.withLock { $0.append(tenant); return $0.count }
+                            if count == signalAfter { sidecar.terminate() }
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let status = await sidecar.exitStatus()
+        #expect(status == 0, "a graceful stop; log:\n\(sidecar.log)")
+
+        let throttled = acknowledged.tenants.withLock { $0 }
+        #expect(throttled.count >= signalAfter)
+        let observer = try RedisClient(configuration: try RedisClientConfiguration(url: redis.url))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await observer.run() }
+            defer { group.cancelAll() }
+            let fields = try await observer.hgetall("fg:{fleet}:state")
+            let lost = throttled.filter { fields["bo:slack:\($0)"] == nil }
+            #expect(lost.isEmpty, "\(lost.count) of \(throttled.count) acknowledged throttles missing from the fleet state")
+        }
+
+        // A new sidecar on the same Redis holds those tenants back.
+        let restarted = try await FloodgateProcess.serve(redisURL: redis.url)
+        try await restarted.waitUntilShared()
+        let heldBack = try await restarted.withClient { client in
+            try await client.errorCode(ofAcquire: throttled.last!)
+        }
+        #expect(heldBack == "provider_backoff")
+        restarted.terminate()
+        #expect(await restarted.exitStatus() == 0)
+    }
+}
+
+/// Tenants whose throttle the sidecar acknowledged, from every client task.
+final class AcknowledgedTenants: Sendable {
+    let tenants = Mutex<[String]>([])
+}
+
+/// A `floodgate` child process: the executable built beside the test bundle.
+final class FloodgateProcess: Sendable {
+    struct Finished {
+        var status: Int32
+        var standardError: String
+    }
+
+    let process: Process
+    let port: Int
+    private let logFile: URL
+    private let exit: Task<Int32, Never>
+
+    private init(process: Process, port: Int, logFile: URL, exit: Task<Int32, Never>) {
+        self.process = process
+        self.port = port
+        self.logFile = logFile
+        self.exit = exit
+    }
+
+    /// `.build/<configuration>/floodgate`, next to the test bundle (`swift test` builds it with the tests).
+    static func executable() throws -> URL {
+        let candidates = [Bundle.main.executableURL, Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0])]
+            .compactMap { $0?.deletingLastPathComponent().appendingPathComponent("floodgate") }
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [
+                NSLocalizedDescriptionKey: "no floodgate executable beside the tests (looked at \(candidates.map(\.path))): run swift build first",
+            ])
+        }
+        return found
+    }
+
+    /// Starts `floodgate` with `arguments`, standard output and error into `logFile`; the task ends with its status.
+    private static func launch(_ arguments: [String], environment: [String: String], logFile: URL) throws -> (Process, Task<Int32, Never>) {
+        let process = Process()
+        process.executableURL = try executable()
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment
+            .filter { !$0.key.hasPrefix("FLOODGATE_") && !$0.key.hasPrefix("REDIS_") }
+            .merging(environment) { $1 }
+        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logFile)
+        process.standardOutput = log
+        process.standardError = log
+        let (ended, continuation) = AsyncStream.makeStream(of: Int32.self)
+        process.terminationHandler = { continuation.yield($0.terminationStatus); continuation.finish() }
+        try process.run()
+        try log.close()
+        let exit = Task { await ended.first { _ in true } ?? -1 }
+        return (process, exit)
+    }
+
+    /// Runs `floodgate` to its end and returns its status and what it wrote.
+    static func runToEnd(_ arguments: [String], environment: [String: String] = [:]) async throws -> Finished {
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("floodgate-run-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: logFile) }
+        let (_, exit) = try launch(arguments, environment: environment, logFile: logFile)
+        let status = await exit.value
+        return Finished(status: status, standardError: (try? String(contentsOf: logFile, encoding: .utf8)) ?? "")
+    }
+
+    /// Starts `floodgate serve` on a free loopback port against `redisURL`.
+    static func serve(redisURL: String) async throws -> FloodgateProcess {
+        let port = try LocalRedisServer.freeLoopbackPort()
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("floodgate-serve-\(port).log")
+        let (process, exit) = try launch(["serve", "--port", "\(port)", "--redis", redisURL], environment: [:], logFile: logFile)
+        return FloodgateProcess(process: process, port: port, logFile: logFile, exit: exit)
+    }
+
+    /// What the process wrote so far.
+    var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    /// Sends `SIGTERM`.
+    func terminate() { process.terminate() }
+
+    /// Waits for the process to end; its exit status.
+    func exitStatus() async -> Int32 {
+        let status = await exit.value
+        try? FileManager.default.removeItem(at: logFile)
+        return status
+    }
+
+    /// Polls `/api/health` until the sidecar is listening and reports `shared` mode (up to 30 s).
+    func waitUntilShared() async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "floodgate exited:\n\(log)"]) }
+            let mode = try? await withClient { client in try await client.get("/api/health").object["mode"] as? String }
+            if mode == "shared" { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "floodgate never reported shared mode:\n\(log)"])
+    }
+
+    /// Runs `body` with one HTTP/1.1 connection to the sidecar.
+    func withClient<Value: Sendable>(_ body: @escaping @Sendable (SidecarConnection) async throws -> Value) async throws -> Value {
+        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(10))) { client in
+            try await body(SidecarConnection(client: client))
+        }
+    }
+}
+
+/// The two calls of the guard API over one `TestClient` connection.
+struct SidecarConnection: Sendable {
+    let client: TestClient
+
+    func get(_ uri: String) async throws -> TestClient.Response { try await client.get(uri) }
+
+    /// A permit for a slack call of `tenant`, nil when refused; throws when the server is gone.
+    func acquire(tenant: String) async throws -> String? {
+        try await client.post("/v1/acquire", body: ByteBuffer(string: #"{"integration":"slack","tenant":"\#(tenant)"}"#)).object["permit"] as? String
+    }
+
+    /// Records `fields` (JSON members) for `permit`; the response status.
+    func record(_ permit: String, _ fields: String) async throws -> HTTPResponse.Status {
+        try await client.post("/v1/record", body: ByteBuffer(string: #"{"permit":"\#(permit)",\#(fields)}"#)).status
+    }
+
+    /// The error code of an acquire for `tenant` (nil when allowed).
+    func errorCode(ofAcquire tenant: String) async throws -> String? {
+        let response = try await client.post("/v1/acquire", body: ByteBuffer(string: #"{"integration":"slack","tenant":"\#(tenant)"}"#))
+        return (response.object["error"] as? [String: Any])?["code"] as? String
+    }
+}
+
+extension TestClient.Response {
+    /// The body parsed as a JSON object (empty when it is not one).
+    var object: [String: Any] {
+        let bytes = body.map { Array($0.readableBytesView) } ?? []
+        return (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
+    }
+}

@@ -1,0 +1,79 @@
+import FloodgateLocalRedis
+import FloodgateRedis
+import FloodgateTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import FloodgateServer
+
+/// The sidecar to a `rediss://` server with an ACL user: the server's certificate is verified against the configured
+/// CA (`REDIS_TLS_CA`), and a server signed by another CA is never talked to.
+@Suite("Sidecar over TLS with an ACL user", .serialized)
+struct SidecarTLSTests {
+    static let user = "floodgate"
+    static let password = "acl-password-not-for-logs"
+
+    /// A TLS-only redis-server whose default user is off: only `user` may run commands.
+    static func withTLSRedis(_ body: (LocalRedisServer, TestCertificates) async throws -> Void) async throws {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        let server = try await LocalRedisServer.start(.init(
+            arguments: ["--user", "default", "off", "--user", user, "on", ">\(password)", "~*", "&*", "+@all"],
+            tls: certificates.redisTLSFiles
+        ))
+        defer { server.stop() }
+        try await body(server, certificates)
+    }
+
+    static func url(_ server: LocalRedisServer) -> String { "rediss://\(user):\(password)@localhost:\(server.port)" }
+
+    @Test func withTheRightCAItRunsSharedAsTheACLUser() async throws {
+        try await Self.withTLSRedis { server, certificates in
+            let sidecar = try await makeSidecar([
+                "REDIS_URL": Self.url(server), "REDIS_TLS_CA": certificates.caCertificate, "FLOODGATE_PORT": "0",
+            ])
+            try await sidecar.makeApplication().test(.live) { client in
+                #expect(try await SidecarRedisTests.eventually { sidecar.modeName == "shared" })
+                let acquired = try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#)
+                #expect(acquired.status == .ok)
+
+                // Another client over TLS, as the same user, sees the sidecar's connection and its user.
+                var observerConfiguration = try RedisClientConfiguration(url: Self.url(server))
+                observerConfiguration.tls = .trusting(caCertificatePath: certificates.caCertificate)
+                let observer = try RedisClient(configuration: observerConfiguration)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await observer.run() }
+                    defer { group.cancelAll() }
+                    let clients = try await observer.send(command: "CLIENT", arguments: ["LIST"]).string ?? ""
+                    let sidecarLine = clients.split(separator: "\n").first { $0.contains("name=floodgate-") }
+                    #expect(sidecarLine?.contains("user=\(Self.user)") == true, "\(clients)")
+                }
+                let health = try await client.send(.get, "/api/health")
+                #expect((health.object["redis"] as? [String: Any])?["reachable"] as? Bool == true)
+                #expect(!health.text.contains(Self.password))
+            }
+        }
+    }
+
+    @Test func aServerSignedByAnotherCAIsNeverTrusted() async throws {
+        try await Self.withTLSRedis { server, _ in
+            let stranger = try TestCertificates.make()
+            defer { stranger.remove() }
+            let sidecar = try await makeSidecar([
+                "REDIS_URL": Self.url(server), "REDIS_TLS_CA": stranger.caCertificate, "FLOODGATE_PORT": "0",
+            ])
+            try await sidecar.makeApplication().test(.live) { client in
+                // Decisions go on locally; the sidecar reports Redis unreachable, never shared.
+                let acquired = try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#)
+                #expect(acquired.status == .ok)
+                let health = try await client.send(.get, "/api/health")
+                #expect(health.status == .serviceUnavailable)
+                #expect((health.object["redis"] as? [String: Any])?["reachable"] as? Bool == false)
+                #expect(sidecar.modeName != "shared")
+                #expect(!health.text.contains(Self.password))
+            }
+        }
+    }
+}
