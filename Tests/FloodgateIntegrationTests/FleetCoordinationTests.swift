@@ -1,4 +1,5 @@
 import Floodgate
+import FloodgateLocalRedis
 import FloodgateRedis
 import Testing
 
@@ -321,6 +322,47 @@ struct FleetCoordinationTests {
             #expect(allowed == 300)
             #expect(a.floodgate.mode == .degraded)
             try await refusal.heal(fleet.observer)
+            fleet.clock.advance(by: .seconds(1))
+            try await eventually("shared again") { a.floodgate.mode == .shared }
+        }
+    }
+
+    @Test func whileARestartedRedisLoadsItsDatasetDecisionsGoOnOnTheShareAndSharedModeReturns() async throws {
+        // A real LOADING phase: 40,000 ballast keys read back at 100 µs each (about 4–6 s), the server answering
+        // other clients every kilobyte loaded (with -LOADING for nearly every command).
+        let slowLoading = LocalRedisServer.Options(arguments: ["--key-load-delay", "100", "--loading-process-events-interval-bytes", "1024"])
+        try await withFleet(redis: slowLoading) { fleet in
+            let profile = ProviderProfile.generic([.fixedWindow(limit: 400, window: .seconds(60))])
+            let a = try await fleet.addInstance(Self.configuration(["api": profile]))
+            try await fleet.advance(by: .seconds(62), step: .seconds(1), instances: [a])
+            #expect(a.floodgate.mode == .shared)
+            let key = try GuardKey(integration: "api", tenant: "t")
+            for chunk in 0..<40 {
+                _ = try await fleet.observer.pipeline((0..<1_000).map { RedisCommand("SET", "ballast:\(chunk):\($0)", "x") })
+            }
+            _ = try await fleet.observer.send(RedisCommand("SAVE"))
+            fleet.server.kill()
+            try await fleet.server.restart()
+            func loading() async throws -> Bool {
+                let info = try await fleet.observer.send(RedisCommand("INFO", "persistence")).string ?? ""
+                return info.contains("loading:1")
+            }
+            try await eventually("the observer is back") { fleet.observer.isConnected }
+            #expect(try await loading(), "the server is still loading its dataset")
+            let before = a.client.accounting.snapshot()
+            var allowed = 0
+            for _ in 0..<400 {
+                if let permit = try? await a.floodgate.acquire(key) {
+                    a.floodgate.record(permit, .success)
+                    allowed += 1
+                }
+            }
+            #expect(try await loading(), "the decisions ran while the server was loading")
+            #expect(allowed == 300, "the share is spent locally; the pool waits for Redis")
+            #expect(a.floodgate.mode == .degraded)
+            let attempted = a.client.accounting.snapshot().subtracting(before).total
+            #expect(attempted <= 2, "a refused grant switches to degraded mode; no command per decision: \(attempted)")
+            try await eventually("loaded", timeout: .seconds(60)) { try await !loading() }
             fleet.clock.advance(by: .seconds(1))
             try await eventually("shared again") { a.floodgate.mode == .shared }
         }

@@ -131,9 +131,10 @@ final class FleetHarness: @unchecked Sendable {
 /// Runs `body` with a fleet harness on a private redis-server; stops everything afterwards.
 func withFleet(
     start: WallInstant = WallInstant(nanosecondsSince1970: 1_767_225_600 * 1_000_000_000),
+    redis options: LocalRedisServer.Options = .init(),
     _ body: (FleetHarness) async throws -> Void
 ) async throws {
-    let server = try await LocalRedisServer.start()
+    let server = try await LocalRedisServer.start(options)
     let harness = try FleetHarness(server: server, clock: ManualClock(start: start))
     do {
         try await body(harness)
