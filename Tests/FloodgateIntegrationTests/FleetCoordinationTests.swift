@@ -238,6 +238,39 @@ struct FleetCoordinationTests {
         }
     }
 
+    @Test func aJoinerThatLosesRedisDecidesOnTheLocalOnlyShareInsteadOfRefusingEverything() async throws {
+        try await withFleet { fleet in
+            let profile = ProviderProfile.generic([.fixedWindow(limit: 400, window: .seconds(60))])
+            let a = try await fleet.addInstance(Self.configuration(["api": profile]))
+            try await fleet.advance(by: .seconds(5), step: .seconds(1), instances: [a])
+            #expect(a.floodgate.mode == .shared, "joined, but its share is not due before heartbeat + skew + 60 s")
+            let key = try GuardKey(integration: "api", tenant: "t")
+            fleet.server.kill()
+            try await eventually("the client notices") { !a.client.isConnected }
+            fleet.clock.advance(by: .seconds(1))
+            try await eventually("degraded") { a.floodgate.mode == .degraded }
+            let before = a.client.accounting.snapshot()
+            var allowed = 0
+            for _ in 0..<400 {
+                if let permit = try? await a.floodgate.acquire(key) {
+                    a.floodgate.record(permit, .success)
+                    allowed += 1
+                }
+            }
+            // Fleet sized 2: the local-only share is ⌊400 / 2⌋ = 200 (a joiner's share would be 0, the pool out of reach).
+            #expect(allowed == 200)
+            #expect(a.client.accounting.snapshot().subtracting(before).total == 0, "no command is even attempted")
+            try await fleet.server.restart()
+            try await eventually("the client reconnects") { a.client.isConnected }
+            fleet.clock.advance(by: .seconds(1))
+            try await eventually("shared again") { a.floodgate.mode == .shared }
+            // Back to joining on the pool: the next call is served by a grant.
+            let grantsBefore = a.client.accounting.snapshot().count(component: .rateLimit)
+            a.floodgate.record(try await a.floodgate.acquire(try GuardKey(integration: "api", tenant: "u")), .success)
+            #expect(a.client.accounting.snapshot().count(component: .rateLimit) > grantsBefore)
+        }
+    }
+
     @Test func everyCommandIsLabelledWithItsComponent() async throws {
         try await withFleet { fleet in
             let profile = ProviderProfile.generic([.fixedWindow(limit: 10, window: .seconds(60)), .concurrency(limit: 4, leaseTimeout: .seconds(30))])

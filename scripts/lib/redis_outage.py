@@ -149,7 +149,6 @@ def main():
         thread.join()
 
     outage = back_at - killed_at
-    connections_received = int(redis(args.redis_port, "info", "stats").split("total_connections_received:")[1].split()[0])
     sidecar_connections = redis(args.redis_port, "client", "list").count("name=floodgate-")
     failed_while_down = attempts_failed_down - attempts_failed_before
     connected_after = metric(args.url, "floodgate_redis_connection_attempts_total", {"outcome": "connected"}) - attempts_connected
@@ -159,7 +158,6 @@ def main():
         "failedConnectionAttemptsWhileDown": int(failed_while_down),
         "sidecarConnectionsOpenAfter": sidecar_connections,
         "connectionsMadeAfterReturn": int(connected_after),
-        "connectionsReceivedByNewServer": connections_received,
         "reconnectSeconds": round(reconnected_at - back_at, 3) if reconnected_at else None,
         "sharedModeSeconds": round(shared_at - back_at, 3) if shared_at else None,
     }

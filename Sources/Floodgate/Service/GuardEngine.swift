@@ -342,7 +342,10 @@ struct GuardEngine: Sendable {
                         scope.recheckAt = min(scope.recheckAt, view.floorUntil + plan.window)
                     }
                 } else {
-                    share = 0
+                    // Still joining. While Redis answers, the pool serves it; once Redis is lost the pool is out of
+                    // reach, so it falls back to the local-only share rather than refuse every call until it has
+                    // waited out the window (ARCHITECTURE.md: the bound this costs).
+                    share = context.healthy ? 0 : settings.localShare(plan.limit)
                     if let joined = view.selfJoinedAt {
                         scope.recheckAt = min(scope.recheckAt, joined + settings.heartbeat + settings.skew + plan.window)
                     }
