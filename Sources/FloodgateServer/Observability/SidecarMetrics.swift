@@ -24,20 +24,22 @@ final class SidecarMetrics: Sendable {
         factory = PrometheusMetricsFactory(registry: registry)
         var decisions: [String: Counter] = [:]
         for name in Self.decisionNames {
-            decisions[name] = registry.makeCounter(name: "floodgate_decisions_total", labels: [("decision", name)], help: "Acquire requests by decision")
+            decisions[name] = registry.makeCounter(descriptor: .named("floodgate_decisions_total", help: "Acquire requests by decision"), labels: [("decision", name)])
         }
         self.decisions = decisions
         var outcomes: [String: Counter] = [:]
         for name in Self.outcomeNames {
-            outcomes[name] = registry.makeCounter(name: "floodgate_outcomes_total", labels: [("outcome", name)], help: "Outcomes recorded")
+            outcomes[name] = registry.makeCounter(descriptor: .named("floodgate_outcomes_total", help: "Outcomes recorded"), labels: [("outcome", name)])
         }
         self.outcomes = outcomes
         var lookups: [String: Counter] = [:]
         for tier in Self.cacheTiers {
             lookups[tier] = registry.makeCounter(
-                name: "floodgate_cache_lookups_total",
-                labels: [("tier", tier)],
-                help: "Cache lookups answered by the near cache, by Redis, or by loading from the origin"
+                descriptor: .named(
+                    "floodgate_cache_lookups_total",
+                    help: "Cache lookups answered by the near cache, by Redis, or by loading from the origin"
+                ),
+                labels: [("tier", tier)]
             )
         }
         cacheLookups = lookups
@@ -65,21 +67,20 @@ final class SidecarMetrics: Sendable {
             let state = GuardRoutes.describe(sidecar.floodgate.breakerState(of: integration)).0
             for candidate in Self.breakerStates {
                 registry.makeGauge(
-                    name: "floodgate_breaker_state",
-                    labels: [("integration", integration), ("state", candidate)],
-                    help: "1 for the breaker's current state on this instance"
+                    descriptor: .named("floodgate_breaker_state", help: "1 for the breaker's current state on this instance"),
+                    labels: [("integration", integration), ("state", candidate)]
                 ).set(candidate == state ? 1.0 : 0.0)
             }
         }
         let mode = sidecar.modeName
         for candidate in Self.modes {
-            registry.makeGauge(name: "floodgate_mode", labels: [("mode", candidate)], help: "1 for the current mode").set(candidate == mode ? 1.0 : 0.0)
+            registry.makeGauge(descriptor: .named("floodgate_mode", help: "1 for the current mode"), labels: [("mode", candidate)]).set(candidate == mode ? 1.0 : 0.0)
         }
         let status = sidecar.floodgate.status
-        registry.makeGauge(name: "floodgate_keys", help: "Keys with state in memory").set(Int64(status.keys))
-        registry.makeGauge(name: "floodgate_backoffs", help: "Tenant connections held back by a provider's throttle").set(Int64(status.backoffs.count))
-        registry.makeGauge(name: "floodgate_fleet_members", help: "Members in the last membership view").set(Int64(status.fleetMembers))
-        registry.makeGauge(name: "floodgate_permits_outstanding", help: "Permits acquired and not yet recorded").set(Int64(sidecar.permits.count))
+        registry.makeGauge(descriptor: .named("floodgate_keys", help: "Keys with state in memory")).set(Int64(status.keys))
+        registry.makeGauge(descriptor: .named("floodgate_backoffs", help: "Tenant connections held back by a provider's throttle")).set(Int64(status.backoffs.count))
+        registry.makeGauge(descriptor: .named("floodgate_fleet_members", help: "Members in the last membership view")).set(Int64(status.fleetMembers))
+        registry.makeGauge(descriptor: .named("floodgate_permits_outstanding", help: "Permits acquired and not yet recorded")).set(Int64(sidecar.permits.count))
         let statistics = sidecar.cache.statistics
         let counts = ["near": statistics.nearHits + statistics.negativeHits + statistics.staleServed, "redis": statistics.redisHits, "origin": statistics.loads]
         lastCacheCounts.withLock { last in
@@ -90,10 +91,10 @@ final class SidecarMetrics: Sendable {
             }
         }
         if let budget = sidecar.budget?.status {
-            registry.makeGauge(name: "floodgate_budget_used_today", help: "Redis commands counted against today's allowance").set(Int64(budget.usedToday))
-            registry.makeGauge(name: "floodgate_budget_projected", help: "Commands projected for the day at the current rate").set(Int64(budget.projected))
+            registry.makeGauge(descriptor: .named("floodgate_budget_used_today", help: "Redis commands counted against today's allowance")).set(Int64(budget.usedToday))
+            registry.makeGauge(descriptor: .named("floodgate_budget_projected", help: "Commands projected for the day at the current rate")).set(Int64(budget.projected))
             if let allowance = budget.allowance {
-                registry.makeGauge(name: "floodgate_budget_allowance", help: "Commands allowed per day").set(Int64(allowance))
+                registry.makeGauge(descriptor: .named("floodgate_budget_allowance", help: "Commands allowed per day")).set(Int64(allowance))
             }
         }
     }
@@ -102,5 +103,12 @@ final class SidecarMetrics: Sendable {
     func render(from sidecar: Sidecar) -> [UInt8] {
         refresh(from: sidecar)
         return registry.emitToBuffer()
+    }
+}
+
+extension MetricNameDescriptor {
+    /// A metric by its whole name and help text (swift-prometheus builds names from parts; ours are whole).
+    static func named(_ name: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 }
