@@ -37,11 +37,18 @@ public final class Sidecar: Sendable {
         permits = PermitTable(instanceTag: configuration.guards.instanceID)
         let store: FloodgateStore
         if let redisConfiguration = try configuration.redisClientConfiguration(), !configuration.guards.suspendRedis {
-            let client = try RedisClient(
-                configuration: redisConfiguration,
-                accounting: RedisCommandAccounting(metricsFactory: metrics.factory),
-                logger: logger
-            )
+            let client: RedisClient
+            do {
+                client = try RedisClient(
+                    configuration: redisConfiguration,
+                    accounting: RedisCommandAccounting(metricsFactory: metrics.factory),
+                    logger: logger
+                )
+            } catch let error as RedisClientError where error.code == .tls {
+                // A CA file that holds no certificate, for one: a configuration error, named by its key.
+                let key = configuration.redisCACertificatePath == nil ? "redis.url" : "redis.tls.ca"
+                throw SidecarConfigurationError(key: key, problem: "TLS cannot be set up: \(error.message)")
+            }
             redis = client
             store = .redis(client)
             budget = try configuration.budgetPerDay.map {

@@ -16,6 +16,7 @@ struct SidecarProcessTests {
         (["serve"], ["FLEET_SIZE": "0"], "FLEET_SIZE"),
         (["serve"], ["REDIS_URL": "redis://:not-for-stderr@127.0.0.1:notaport"], "REDIS_URL"),
         (["serve", "--redis-ca", "/nonexistent/ca.pem", "--redis", "rediss://127.0.0.1:6380"], [:], "REDIS_TLS_CA"),
+        (["serve", "--redis-ca", "/etc/hostname", "--redis", "rediss://127.0.0.1:6380"], [:], "REDIS_TLS_CA"),
         (["serve", "--no-such-flag"], [:], "--no-such-flag"),
     ] as [([String], [String: String], String)])
     func invalidConfigurationExitsWithStatus2AndNamesTheKey(arguments: [String], environment: [String: String], named: String) async throws {

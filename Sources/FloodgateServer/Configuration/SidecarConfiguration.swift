@@ -1,7 +1,7 @@
 import Configuration
-import Foundation
 import Floodgate
 import FloodgateRedis
+import Foundation
 
 /// Everything `floodgate serve` runs with, read from swift-configuration: command-line flags over environment
 /// variables over a JSON configuration file over the defaults. Keys (environment names in brackets):
