@@ -53,8 +53,8 @@ struct SidecarConfigurationTests {
         (["FLOODGATE_BUDGET": "-5"], "floodgate.budget"),
         (["FLOODGATE_PERMIT_TIMEOUT": "soon"], "floodgate.permit.timeout"),
         (["FLOODGATE_CONFIG": "/nonexistent/floodgate.json"], "floodgate.config"),
-        (["REDIS_TLS_CA": "/etc/hostname"], "redis.tls.ca"),
-        (["REDIS_URL": "redis://127.0.0.1:6379", "REDIS_TLS_CA": "/etc/hostname"], "redis.tls.ca"),
+        (["REDIS_TLS_CA": "/etc/passwd"], "redis.tls.ca"),
+        (["REDIS_URL": "redis://127.0.0.1:6379", "REDIS_TLS_CA": "/etc/passwd"], "redis.tls.ca"),
         (["REDIS_URL": "rediss://127.0.0.1:6379", "REDIS_TLS_CA": "/nonexistent/ca.pem"], "redis.tls.ca"),
     ] as [([String: String], String?)])
     func eachBadValueIsNamedByItsKeyInOneLine(environment: [String: String], key: String?) async throws {

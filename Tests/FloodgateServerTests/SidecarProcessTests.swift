@@ -16,7 +16,7 @@ struct SidecarProcessTests {
         (["serve"], ["FLEET_SIZE": "0"], "FLEET_SIZE"),
         (["serve"], ["REDIS_URL": "redis://:not-for-stderr@127.0.0.1:notaport"], "REDIS_URL"),
         (["serve", "--redis-ca", "/nonexistent/ca.pem", "--redis", "rediss://127.0.0.1:6380"], [:], "REDIS_TLS_CA"),
-        (["serve", "--redis-ca", "/etc/hostname", "--redis", "rediss://127.0.0.1:6380"], [:], "REDIS_TLS_CA"),
+        (["serve", "--redis-ca", "/etc/passwd", "--redis", "rediss://127.0.0.1:6380"], [:], "REDIS_TLS_CA"),
         (["serve", "--no-such-flag"], [:], "--no-such-flag"),
     ] as [([String], [String: String], String)])
     func invalidConfigurationExitsWithStatus2AndNamesTheKey(arguments: [String], environment: [String: String], named: String) async throws {
@@ -144,7 +144,9 @@ final class FloodgateProcess: Sendable {
         process.environment = ProcessInfo.processInfo.environment
             .filter { !$0.key.hasPrefix("FLOODGATE_") && !$0.key.hasPrefix("REDIS_") }
             .merging(environment) { $1 }
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        guard FileManager.default.createFile(atPath: logFile.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot create \(logFile.path)"])
+        }
         let log = try FileHandle(forWritingTo: logFile)
         process.standardOutput = log
         process.standardError = log

@@ -262,7 +262,8 @@ public final class RedisClient: Service, RedisCommandSending {
                 } else {
                     logger.debug("Redis connection attempt failed", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
                 }
-                // A rejection (credentials, certificate) will not fix itself: say it at once, then once a minute or so.
+                // A rejection (credentials, certificate) will not fix itself: say it at once, then every 60th attempt
+                // (about a minute at the back-off's ceiling), not on every attempt.
                 if error.code == .authentication || error.code == .tls, attempt == 1 || attempt.isMultiple(of: 60) {
                     logger.error("Redis rejected the connection: \(error.message)", metadata: ["redis.attempts": "\(attempt)"])
                 }

@@ -18,7 +18,13 @@ extension RedisConnection {
         logger: Logger
     ) async throws -> RedisConnection {
         do {
-            let connection = try await open(configuration: configuration, eventLoop: eventLoop, accounting: accounting, sslContext: sslContext, logger: logger)
+            let connection = try await open(
+                configuration: configuration,
+                eventLoop: eventLoop,
+                accounting: accounting,
+                sslContext: sslContext,
+                logger: logger
+            )
             accounting.recordConnectionAttempt(connected: true)
             return connection
         } catch {
