@@ -51,7 +51,9 @@ struct SidecarTLSTests {
                     #expect(sidecarLine?.contains("user=\(Self.user)") == true, "\(clients)")
                 }
                 let health = try await client.send(.get, "/api/health")
-                #expect((health.object["redis"] as? [String: Any])?["reachable"] as? Bool == true)
+                let redis = health.object["redis"] as? [String: Any]
+                #expect(redis?["reachable"] as? Bool == true)
+                #expect((redis?["connectionsOpened"] as? Int ?? 0) >= 1)
                 #expect(!health.text.contains(Self.password))
             }
         }
@@ -70,7 +72,12 @@ struct SidecarTLSTests {
                 #expect(acquired.status == .ok)
                 let health = try await client.send(.get, "/api/health")
                 #expect(health.status == .serviceUnavailable)
-                #expect((health.object["redis"] as? [String: Any])?["reachable"] as? Bool == false)
+                let redis = health.object["redis"] as? [String: Any]
+                #expect(redis?["reachable"] as? Bool == false)
+                #expect(redis?["connectionsOpened"] as? Int == 0)
+                #expect((redis?["connectionAttemptsFailed"] as? Int ?? 0) >= 1, "every attempt is refused and counted")
+                let dashboard = try await client.send(.get, "/api/dashboard")
+                #expect((dashboard.object["connectionAttemptsFailed"] as? Int ?? 0) >= 1, "the dashboard shows them too")
                 #expect(sidecar.modeName != "shared")
                 #expect(!health.text.contains(Self.password))
             }

@@ -83,8 +83,9 @@ enum DashboardPage {
           legend.replaceChildren(...series.map(s => { const span = document.createElement("span"); const i = document.createElement("i"); i.style.background = colors[s.name] || "#333"; span.append(i, s.name); return span; }));
           const last = points[points.length - 1];
           const total = last ? Object.values(last.byComponent).reduce((a, b) => a + b, 0) : 0;
+          const failed = data.connectionAttemptsFailed ? `; ${data.connectionAttemptsFailed} failed connection attempts since start` : "";
           document.getElementById("total").textContent = data.redisConfigured
-            ? `${total} commands in the interval in progress`
+            ? `${total} commands in the interval in progress${failed}`
             : "no Redis configured: local-only mode sends no commands";
         }
         function render(data) {

@@ -8,6 +8,11 @@ struct HealthReport: Codable, Sendable {
         var connected: Bool
         var reachable: Bool?
         var latencyMs: Double?
+        /// Connections opened since start (commands, pub/sub), and attempts that failed (refused, TLS, credentials,
+        /// timeout): a rising `connectionAttemptsFailed` with no new `connectionsOpened` means Redis is down or
+        /// rejecting this sidecar.
+        var connectionsOpened: Int?
+        var connectionAttemptsFailed: Int?
     }
 
     struct Budget: Codable, Sendable {

@@ -32,6 +32,7 @@ struct ObservabilityRoutes: Sendable {
         let reading = await sidecar.health.read(sidecar)
         let mode = sidecar.modeName
         let budget = sidecar.budget?.status
+        let attempts = sidecar.redis?.accounting.connectionAttempts()
         let report = HealthReport(
             status: mode == "degraded" || mode == "budgetShedding" ? "degraded" : "ok",
             mode: mode,
@@ -46,7 +47,9 @@ struct ObservabilityRoutes: Sendable {
                 suspended: sidecar.configuration.guards.suspendRedis,
                 connected: sidecar.redis?.isConnected ?? false,
                 reachable: reading?.reachable,
-                latencyMs: reading?.latencyMs
+                latencyMs: reading?.latencyMs,
+                connectionsOpened: attempts?.connected,
+                connectionAttemptsFailed: attempts?.failed
             ),
             budget: budget.map(HealthReport.Budget.init),
             uptimeSeconds: Double(sidecar.now() - sidecar.startedAt) / 1e9
@@ -72,6 +75,8 @@ struct ObservabilityRoutes: Sendable {
         var backoffs: [Backoff]
         var budget: HealthReport.Budget?
         var redisConfigured: Bool
+        /// Failed attempts to connect to Redis since start (nil without Redis).
+        var connectionAttemptsFailed: Int?
     }
 
     func dashboardData() throws -> Response {
@@ -88,7 +93,8 @@ struct ObservabilityRoutes: Sendable {
             backoffs: status.backoffs.map { .init(key: $0.key.description, until: $0.value.nanosecondsSince1970 / 1_000_000) }
                 .sorted { $0.key < $1.key },
             budget: (sidecar.budget?.status).map(HealthReport.Budget.init),
-            redisConfigured: sidecar.redis != nil
+            redisConfigured: sidecar.redis != nil,
+            connectionAttemptsFailed: sidecar.redis?.accounting.connectionAttempts().failed
         )
         return try json(data)
     }
