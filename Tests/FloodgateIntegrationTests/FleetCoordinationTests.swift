@@ -219,13 +219,7 @@ struct FleetCoordinationTests {
             fleet.clock.advance(by: .seconds(1))
             try await eventually("degraded") { a.floodgate.mode == .degraded }
             let before = a.client.accounting.snapshot()
-            var allowed = 0
-            for _ in 0..<400 {
-                if let permit = try? await a.floodgate.acquire(key) {
-                    a.floodgate.record(permit, .success)
-                    allowed += 1
-                }
-            }
+            let allowed = await a.spend(400, on: key)
             // Alone in a fleet sized 2: its share is ⌊400 × 0.75 / 2⌋ × 2 = 300 divided by one member.
             #expect(allowed == 300, "the instance keeps its share; the pool waits for Redis")
             #expect(a.client.accounting.snapshot().subtracting(before).total == 0, "no command is even attempted")
@@ -250,13 +244,7 @@ struct FleetCoordinationTests {
             fleet.clock.advance(by: .seconds(1))
             try await eventually("degraded") { a.floodgate.mode == .degraded }
             let before = a.client.accounting.snapshot()
-            var allowed = 0
-            for _ in 0..<400 {
-                if let permit = try? await a.floodgate.acquire(key) {
-                    a.floodgate.record(permit, .success)
-                    allowed += 1
-                }
-            }
+            let allowed = await a.spend(400, on: key)
             // Fleet sized 2: the local-only share is ⌊400 / 2⌋ = 200 (a joiner's share would be 0, the pool out of reach).
             #expect(allowed == 200)
             #expect(a.client.accounting.snapshot().subtracting(before).total == 0, "no command is even attempted")
@@ -343,13 +331,7 @@ struct FleetCoordinationTests {
             #expect(a.floodgate.mode == .shared)
             let key = try GuardKey(integration: "api", tenant: "t")
             try await refusal.inject(fleet.observer)
-            var allowed = 0
-            for _ in 0..<400 {
-                if let permit = try? await a.floodgate.acquire(key) {
-                    a.floodgate.record(permit, .success)
-                    allowed += 1
-                }
-            }
+            let allowed = await a.spend(400, on: key)
             // The share (300 of 400, alone in a fleet sized 2) is spent locally; the pool's grants fail and switch
             // the instance to degraded mode, where it does not ask again.
             #expect(allowed == 300)
@@ -383,13 +365,7 @@ struct FleetCoordinationTests {
             try await eventually("the observer is back") { fleet.observer.isConnected }
             #expect(try await loading(), "the server is still loading its dataset")
             let before = a.client.accounting.snapshot()
-            var allowed = 0
-            for _ in 0..<400 {
-                if let permit = try? await a.floodgate.acquire(key) {
-                    a.floodgate.record(permit, .success)
-                    allowed += 1
-                }
-            }
+            let allowed = await a.spend(400, on: key)
             #expect(try await loading(), "the decisions ran while the server was loading")
             #expect(allowed == 300, "the share is spent locally; the pool waits for Redis")
             #expect(a.floodgate.mode == .degraded)
@@ -430,22 +406,12 @@ struct FleetCoordinationTests {
             try await fleet.advance(by: .seconds(121), step: .seconds(1), instances: [a, b])
             fleet.clock.advance(by: .seconds(5))  // well inside a fixed window
             let key = try GuardKey(integration: "api", tenant: "t")
-            func spend(_ attempts: Int, on instance: FleetHarness.Instance) async -> Int {
-                var allowed = 0
-                for _ in 0..<attempts {
-                    if let permit = try? await instance.floodgate.acquire(key) {
-                        instance.floodgate.record(permit, .success)
-                        allowed += 1
-                    }
-                }
-                return allowed
-            }
             // The worst case: a has spent its share and the whole pool; b only its share (it never asked the pool,
             // so it was never refused by it in this window).
-            let before = await spend(300, on: a) + (await spend(150, on: b))
+            let before = await a.spend(300, on: key) + (await b.spend(150, on: key))
             #expect(before == 400, "the limit, exactly")
             _ = try await fleet.observer.send(RedisCommand("FLUSHALL"))
-            let after = await spend(300, on: b) + (await spend(300, on: a))
+            let after = await b.spend(300, on: key) + (await a.spend(300, on: key))
             // The shares are local and survive; the pool's ledger is gone, so b (not yet refused in this window) can
             // be granted the pool once more: at most P = 100 beyond the limit in this window, never more. a, refused
             // by the ledger in this window already, does not ask again until the next one.

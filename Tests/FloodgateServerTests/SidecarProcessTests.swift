@@ -190,14 +190,14 @@ final class FloodgateProcess: Sendable {
 
     /// Polls `/api/health` until the sidecar is listening and reports `shared` mode (up to 30 s).
     func waitUntilShared() async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
+        let shared = try await SidecarRedisTests.eventually(30) {
             guard process.isRunning else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "floodgate exited:\n\(log)"]) }
             let mode = try? await withClient { client in try await client.get("/api/health").object["mode"] as? String }
-            if mode == "shared" { return }
-            try await Task.sleep(for: .milliseconds(50))
+            return mode == "shared"
         }
-        throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "floodgate never reported shared mode:\n\(log)"])
+        guard shared else {
+            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "floodgate never reported shared mode:\n\(log)"])
+        }
     }
 
     /// Runs `body` with one HTTP/1.1 connection to the sidecar.
@@ -214,9 +214,14 @@ struct SidecarConnection: Sendable {
 
     func get(_ uri: String) async throws -> TestClient.Response { try await client.get(uri) }
 
+    /// The sidecar's answer to an acquire for a slack call of `tenant`; throws when the server is gone.
+    func acquireResponse(tenant: String) async throws -> TestClient.Response {
+        try await client.post("/v1/acquire", body: ByteBuffer(string: #"{"integration":"slack","tenant":"\#(tenant)"}"#))
+    }
+
     /// A permit for a slack call of `tenant`, nil when refused; throws when the server is gone.
     func acquire(tenant: String) async throws -> String? {
-        try await client.post("/v1/acquire", body: ByteBuffer(string: #"{"integration":"slack","tenant":"\#(tenant)"}"#)).object["permit"] as? String
+        try await acquireResponse(tenant: tenant).object["permit"] as? String
     }
 
     /// Records `fields` (JSON members) for `permit`; the response status.
@@ -226,8 +231,7 @@ struct SidecarConnection: Sendable {
 
     /// The error code of an acquire for `tenant` (nil when allowed).
     func errorCode(ofAcquire tenant: String) async throws -> String? {
-        let response = try await client.post("/v1/acquire", body: ByteBuffer(string: #"{"integration":"slack","tenant":"\#(tenant)"}"#))
-        return (response.object["error"] as? [String: Any])?["code"] as? String
+        (try await acquireResponse(tenant: tenant).object["error"] as? [String: Any])?["code"] as? String
     }
 }
 

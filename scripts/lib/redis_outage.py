@@ -11,7 +11,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -23,26 +22,31 @@ def redis(port, *words):
     return run.stdout.strip() if run.returncode == 0 else ""
 
 
+def connect(url, timeout):
+    """A keep-alive HTTP connection to the sidecar at `url` (http://host:port)."""
+    host, port = url.split("//")[1].split(":")
+    return http.client.HTTPConnection(host, int(port), timeout=timeout)
+
+
+def get(url, path):
+    """The body of one GET."""
+    connection = connect(url, 5)
+    connection.request("GET", path)
+    body = connection.getresponse().read()
+    connection.close()
+    return body
+
+
 def metric(url, name, labels):
     """A counter from /metrics (0 when absent)."""
-    host, port = url.split("//")[1].split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=5)
-    connection.request("GET", "/metrics")
-    text = connection.getresponse().read().decode()
-    connection.close()
-    for line in text.splitlines():
+    for line in get(url, "/metrics").decode().splitlines():
         if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
 
 
 def health(url):
-    host, port = url.split("//")[1].split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=5)
-    connection.request("GET", "/api/health")
-    body = json.loads(connection.getresponse().read())
-    connection.close()
-    return body
+    return json.loads(get(url, "/api/health"))
 
 
 class Tally:
@@ -75,9 +79,8 @@ class Tally:
 
 
 def worker(url, stop, phase, tallies, seed):
-    host, port = url.split("//")[1].split(":")
     rng = random.Random(seed)
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection = connect(url, 10)
     while not stop.is_set():
         tally = tallies[phase[0]]
         tenant = f"t{rng.randrange(1000)}"
@@ -97,7 +100,7 @@ def worker(url, stop, phase, tallies, seed):
         except (OSError, http.client.HTTPException) as error:
             tally.add(None, f"transport {type(error).__name__}")
             connection.close()
-            connection = http.client.HTTPConnection(host, int(port), timeout=10)
+            connection = connect(url, 10)
 
 
 def main():

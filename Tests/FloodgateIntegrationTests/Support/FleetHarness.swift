@@ -33,6 +33,18 @@ final class FleetHarness: @unchecked Sendable {
             floodgateTask = Task { try await floodgate.run() }
         }
 
+        /// Tries `attempts` calls on `key`, recording each allowed one as a success; how many were allowed.
+        func spend(_ attempts: Int, on key: GuardKey) async -> Int {
+            var allowed = 0
+            for _ in 0..<attempts {
+                if let permit = try? await floodgate.acquire(key) {
+                    floodgate.record(permit, .success)
+                    allowed += 1
+                }
+            }
+            return allowed
+        }
+
         /// Stops as a crash would: the connection goes first, so nothing is said to the fleet.
         func crash() async {
             clientTask.cancel()
