@@ -113,7 +113,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Helpers shared by the test targets (throwaway TLS certificates); not a product.
+        // Helpers shared by the test targets (bounded waits, throwaway TLS certificates); not a product.
         .target(
             name: "FloodgateTestSupport",
             dependencies: ["FloodgateLocalRedis"],
@@ -125,6 +125,7 @@ let package = Package(
             dependencies: [
                 "Floodgate",
                 "FloodgateSimulation",
+                "FloodgateTestSupport",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
@@ -138,6 +139,7 @@ let package = Package(
                 "FloodgateRedis",
                 "FloodgateLocalRedis",
                 "FloodgateSimulation",
+                "FloodgateTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -177,6 +179,7 @@ let package = Package(
             dependencies: [
                 "FloodgateRedis",
                 "FloodgateRESP",
+                "FloodgateTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

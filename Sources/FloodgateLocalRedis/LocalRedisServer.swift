@@ -51,8 +51,8 @@ public final class LocalRedisServer: Sendable {
     /// The folder holding the server's log and working files.
     public let directory: URL
     private let executable: String
-    /// The child's pid while it runs.
-    private let child = Mutex<pid_t?>(nil)
+    /// The child while it runs.
+    private let child = Mutex<ChildProcess?>(nil)
 
     /// The server's URL, `redis://127.0.0.1:PORT` (or `rediss://` for TLS).
     public var url: String { "\(options.tls == nil ? "redis" : "rediss")://\(host):\(port)" }
@@ -105,10 +105,10 @@ public final class LocalRedisServer: Sendable {
     }
 
     /// Whether the process is running.
-    public var isRunning: Bool { child.withLock { pid in pid.map { !Self.hasExited($0) } ?? false } }
+    public var isRunning: Bool { child.withLock { $0?.isRunning ?? false } }
 
     /// The process id, while running.
-    public var processID: Int32? { child.withLock { $0 } }
+    public var processID: Int32? { child.withLock { $0?.pid } }
 
     private var arguments: [String] {
         var arguments = [
@@ -127,60 +127,27 @@ public final class LocalRedisServer: Sendable {
         return arguments + options.arguments
     }
 
+    /// Starts the child (tied to this process: it dies with it, even by a crash) and waits until it listens.
     private func launch() async throws {
-        let pid = try Self.spawn(executable, arguments: arguments)
-        child.withLock { $0 = pid }
-        try await waitUntilAccepting(pid)
+        let process = try ChildProcess(executable, arguments: arguments, directory: directory.path)
+        child.withLock { $0 = process }
+        try await waitUntilListening(process)
     }
 
-    /// Starts the child with posix_spawn, its standard streams on /dev/null (the server logs to its own file).
-    private static func spawn(_ executable: String, arguments: [String]) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd: Int32 in [0, 1, 2] {
-            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
-        }
-        // Threads of the Swift runtime block signals; the child must not inherit that mask, or it would ignore
-        // SIGTERM. Reset the mask and the default actions.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid = pid_t()
-        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard status == 0 else { throw StartError(description: "cannot start \(executable): error \(status)") }
-        return pid
-    }
-
-    /// Reaps the child if it has exited; true when it is gone.
-    private static func hasExited(_ pid: pid_t) -> Bool {
-        var status: Int32 = 0
-        let result = waitpid(pid, &status, WNOHANG)
-        return result == pid || (result == -1 && errno == ECHILD)
-    }
-
-    /// Polls the port until the server accepts a TCP connection (up to 10 s), failing early if it exits.
-    private func waitUntilAccepting(_ pid: pid_t) async throws {
+    /// Waits (up to 10 s) until the port accepts connections *and* the listening socket is this child's, so a
+    /// restart on the same port never mistakes another server for this one; fails early if the child exits.
+    private func waitUntilListening(_ process: ChildProcess) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            guard !Self.hasExited(pid) else {
+            guard process.isRunning else {
                 child.withLock { $0 = nil }
                 let log = (try? String(contentsOf: directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
                 throw StartError(description: "redis-server exited at start: \(log.suffix(500))")
             }
-            if Self.canConnect(port: port) { return }
+            if ListeningSockets.owner(ofLoopbackPort: port, is: process.pid) && Self.canConnect(port: port) { return }
             try await Task.sleep(for: .milliseconds(10))
         }
-        throw StartError(description: "redis-server did not accept connections on port \(port) within 10 s")
+        throw StartError(description: "redis-server (pid \(process.pid)) did not listen on port \(port) within 10 s")
     }
 
     /// Stops the server with SIGTERM and waits for it to exit.
@@ -194,20 +161,16 @@ public final class LocalRedisServer: Sendable {
     }
 
     private func end(signal: Int32) {
-        guard let pid = child.withLock({ pid in
-            defer { pid = nil }
-            return pid
+        guard let process = child.withLock({ process in
+            defer { process = nil }
+            return process
         }) else { return }
-        if signal == SIGTERM { _ = Glibc.kill(pid, SIGCONT) }  // a paused server cannot act on SIGTERM
-        _ = Glibc.kill(pid, signal)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        process.end(signal: signal)
     }
 
     /// Pauses (SIGSTOP) or resumes (SIGCONT) the server: a stopped server sends no reply, like a hung one.
     public func pause(_ paused: Bool) {
-        guard let pid = child.withLock({ $0 }) else { return }
-        _ = Glibc.kill(pid, paused ? SIGSTOP : SIGCONT)
+        child.withLock { $0 }?.send(paused ? SIGSTOP : SIGCONT)
     }
 
     /// Starts the server again on the same port after ``stop()`` or ``kill()``.

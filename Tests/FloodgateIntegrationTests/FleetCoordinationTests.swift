@@ -1,3 +1,4 @@
+import FloodgateTestSupport
 import Floodgate
 import FloodgateLocalRedis
 import FloodgateRedis
@@ -74,7 +75,7 @@ struct FleetCoordinationTests {
             var seenByB = b.floodgate.breakerEvents().makeAsyncIterator()
             for _ in 0..<5 { a.floodgate.record(try await a.floodgate.acquire(key), .failure) }
             #expect(a.floodgate.breakerState(of: "hubspot") == .open(until: fleet.clock.now.advanced(by: .seconds(30))))
-            let event = await seenByB.next()
+            let event = try await next(&seenByB, "b's breaker event")
             #expect(event?.integration == "hubspot" && event?.state == .open(until: fleet.clock.now.advanced(by: .seconds(30))))
             let error = await #expect(throws: FloodgateError.self) { try await b.floodgate.acquire(other) }
             #expect(error?.code == .breakerOpen)
@@ -371,7 +372,7 @@ struct FleetCoordinationTests {
             #expect(a.floodgate.mode == .degraded)
             let attempted = a.client.accounting.snapshot().subtracting(before).total
             #expect(attempted <= 2, "a refused grant switches to degraded mode; no command per decision: \(attempted)")
-            try await eventually("loaded", timeout: .seconds(60)) { try await !loading() }
+            try await eventually("loaded", within: .seconds(60)) { try await !loading() }
             fleet.clock.advance(by: .seconds(1))
             try await eventually("shared again") { a.floodgate.mode == .shared }
         }

@@ -1,3 +1,4 @@
+import FloodgateTestSupport
 import Floodgate
 import FloodgateLocalRedis
 import FloodgateRedis

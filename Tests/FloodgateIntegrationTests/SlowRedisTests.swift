@@ -1,3 +1,4 @@
+import FloodgateTestSupport
 import Floodgate
 import FloodgateRedis
 import Synchronization

@@ -1,3 +1,4 @@
+import FloodgateTestSupport
 import FloodgateRESP
 import FloodgateRedis
 import NIOCore
@@ -23,7 +24,7 @@ struct FaultTests {
                             }
                         }
                     }
-                    await eventually("all commands are in flight") { await client.inFlightCount() == inFlight }
+                    try await eventually("all commands are in flight") { await client.inFlightCount() == inFlight }
                     server.kill()
                     var failures = 0
                     for try await error in group {
@@ -33,15 +34,15 @@ struct FaultTests {
                     #expect(failures == inFlight)
                 }
                 // While the server is down, commands fail fast instead of waiting.
-                await eventually("the client notices") { !client.isConnected }
+                try await eventually("the client notices") { !client.isConnected }
                 let down = await #expect(throws: RedisClientError.self) { try await client.ping() }
                 #expect(down?.code == .connectionUnavailable)
                 // Every attempt while down is counted as failed; none connected.
-                await eventually("a reconnection attempt failed") { client.accounting.connectionAttempts().failed > 0 }
+                try await eventually("a reconnection attempt failed") { client.accounting.connectionAttempts().failed > 0 }
                 let whileDown = client.accounting.connectionAttempts()
                 #expect(whileDown.connected == 1, "only the first connection succeeded")
                 try await server.restart()
-                await eventually("the client reconnects") { client.isConnected }
+                try await eventually("the client reconnects") { client.isConnected }
                 #expect(try await client.ping() == "PONG")
                 let afterRestart = client.accounting.connectionAttempts()
                 #expect(afterRestart.connected == 2, "one new connection, not one per attempt or per waiting command")
@@ -78,7 +79,7 @@ struct FaultTests {
                 server.pause(true)
                 let cancelled = Task { try await client.getString(a) }
                 let survivor = Task { try await client.getString(b) }
-                await eventually("both are in flight") { await client.inFlightCount() == 2 }
+                try await eventually("both are in flight") { await client.inFlightCount() == 2 }
                 cancelled.cancel()
                 let error = await #expect(throws: RedisClientError.self) { try await cancelled.value }
                 #expect(error?.code == .cancelled)

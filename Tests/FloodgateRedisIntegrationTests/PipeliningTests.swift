@@ -1,3 +1,4 @@
+import FloodgateTestSupport
 import FloodgateRESP
 import FloodgateRedis
 import NIOCore
@@ -85,7 +86,7 @@ struct PipeliningTests {
                     try await connection.send(RedisCommand("BLPOP", list, 5), component: .unlabelled, timeout: .seconds(10))
                 }
                 // The shared connection is not blocked meanwhile.
-                await eventually("BLPOP is blocking on the server") {
+                try await eventually("BLPOP is blocking on the server") {
                     (try? await client.info("clients").contains("blocked_clients:1\r")) ?? false
                 }
                 #expect(try await client.ping() == "PONG")

@@ -1,3 +1,4 @@
+import FloodgateTestSupport
 import FloodgateRESP
 import FloodgateRedis
 import NIOCore
@@ -13,9 +14,9 @@ struct PubSubTests {
                 var iterator = subscription.messages.makeAsyncIterator()
                 #expect(try await client.publish("hello", to: channel) == 1)
                 #expect(try await client.publish("world", to: "\(channel):sub") == 1)
-                let first = await iterator.next()
+                let first = try await next(&iterator, "the message on the channel")
                 #expect(first == RedisPubSubMessage(channel: channel, payload: ByteBuffer(string: "hello")))
-                let second = await iterator.next()
+                let second = try await next(&iterator, "the message on the pattern")
                 #expect(second?.pattern == "\(channel):*")
                 #expect(second?.text == "world")
             }
@@ -32,7 +33,7 @@ struct PubSubTests {
                     let numsub = try await client.send(command: "PUBSUB", arguments: ["NUMSUB", channel]).elements()
                     #expect(numsub.last == .integer(1))
                 }
-                await eventually("the server sees no subscriber") {
+                try await eventually("the server sees no subscriber") {
                     let numsub = try? await client.send(command: "PUBSUB", arguments: ["NUMSUB", channel]).elements()
                     return numsub?.last == .integer(0)
                 }
@@ -49,8 +50,8 @@ struct PubSubTests {
                 #expect(try await client.publish("x", to: channel) == 1, "one server-side subscription serves both")
                 var ai = a.messages.makeAsyncIterator()
                 var bi = b.messages.makeAsyncIterator()
-                #expect(await ai.next()?.text == "x")
-                #expect(await bi.next()?.text == "x")
+                #expect(try await next(&ai, "a's message")?.text == "x")
+                #expect(try await next(&bi, "b's message")?.text == "x")
             }
         }
     }
@@ -63,11 +64,11 @@ struct PubSubTests {
                 var events = subscription.makeAsyncIterator()
                 server.kill()
                 try await server.restart()
-                #expect(await events.next() == .reconnected)
-                await eventually("the subscription is back on the restarted server") {
+                #expect(try await next(&events, "the reconnected event") == .reconnected)
+                try await eventually("the subscription is back on the restarted server") {
                     (try? await client.publish("after", to: channel)) == 1
                 }
-                #expect(await events.next() == .message(RedisPubSubMessage(channel: channel, payload: ByteBuffer(string: "after"))))
+                #expect(try await next(&events, "the message after the restart") == .message(RedisPubSubMessage(channel: channel, payload: ByteBuffer(string: "after"))))
             }
         }
     }
@@ -81,7 +82,7 @@ struct PubSubTests {
                 let subscription = try await client.subscribe(to: [channel], patterns: ["\(channel)*"])
                 var iterator = subscription.messages.makeAsyncIterator()
                 #expect(try await client.publish("resp2", to: channel) == 2)
-                let messages = [await iterator.next(), await iterator.next()]
+                let messages = [try await next(&iterator, "the channel's message"), try await next(&iterator, "the pattern's message")]
                 #expect(messages.compactMap { $0?.text } == ["resp2", "resp2"])
                 #expect(messages.compactMap { $0?.pattern } == ["\(channel)*"])
             }

@@ -1,3 +1,4 @@
+import FloodgateTestSupport
 import FloodgateRESP
 import FloodgateRedis
 import Logging
@@ -16,9 +17,9 @@ struct ShutdownTests {
                 try await client.set(key, to: "kept")
                 server.pause(true)
                 let inFlight = Task { try await client.getString(key) }
-                await eventually("the GET is in flight") { await client.inFlightCount() == 1 }
+                try await eventually("the GET is in flight") { await client.inFlightCount() == 1 }
                 await group.triggerGracefulShutdown()
-                await eventually("the client is shutting down") { !client.isConnected }
+                try await eventually("the client is shutting down") { !client.isConnected }
                 let refused = await #expect(throws: RedisClientError.self) { try await client.ping() }
                 #expect(refused?.code == .clientShutdown)
                 server.pause(false)
@@ -37,7 +38,7 @@ struct ShutdownTests {
                 tasks.addTask { try await group.run() }
                 _ = try await client.subscribe(to: ["c"])
                 server.kill()
-                await eventually("the client notices") { !client.isConnected }
+                try await eventually("the client notices") { !client.isConnected }
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
             }

@@ -1,3 +1,4 @@
+import FloodgateTestSupport
 import FloodgateRESP
 import FloodgateRedis
 import Testing
@@ -16,9 +17,9 @@ struct TrackingTests {
                     _ = try await reader.get(key)
                     try await writer.set(key, to: "2")
                     var iterator = invalidations.makeAsyncIterator()
-                    #expect(await iterator.next() == .keys([key]))
+                    #expect(try await next(&iterator, "the invalidation of the key read") == .keys([key]))
                     _ = try await writer.send(command: "FLUSHALL")
-                    #expect(await iterator.next() == .all(reason: .serverFlushed))
+                    #expect(try await next(&iterator, "the flush's invalidation") == .all(reason: .serverFlushed))
                 }
             }
         }
@@ -35,7 +36,7 @@ struct TrackingTests {
                     try await writer.set("other:key", to: "x")
                     try await writer.set(prefix + "a", to: "x")
                     var iterator = invalidations.makeAsyncIterator()
-                    #expect(await iterator.next() == .keys([prefix + "a"]), "never read, still invalidated; other prefix not")
+                    #expect(try await next(&iterator, "the prefix's invalidation") == .keys([prefix + "a"]), "never read, still invalidated; other prefix not")
                 }
             }
         }
@@ -49,13 +50,13 @@ struct TrackingTests {
                 var iterator = invalidations.makeAsyncIterator()
                 #expect(await reader.enableTracking(.broadcast()) == .on(.broadcast()))
                 server.kill()
-                #expect(await iterator.next() == .all(reason: .connectionLost))
+                #expect(try await next(&iterator, "the lost connection's invalidation") == .all(reason: .connectionLost))
                 try await server.restart()
-                await eventually("tracking is on again") { reader.trackingStatus == .on(.broadcast()) }
+                try await eventually("tracking is on again") { reader.trackingStatus == .on(.broadcast()) }
                 try await withRunningClient(testConfiguration(server)) { (writer) async throws in
                     try await writer.set(key, to: "x")
                 }
-                #expect(await iterator.next() == .keys([key]))
+                #expect(try await next(&iterator, "the invalidation after the reconnect") == .keys([key]))
             }
         }
     }

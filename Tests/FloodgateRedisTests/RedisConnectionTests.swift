@@ -1,9 +1,10 @@
 import FloodgateRESP
-@testable import FloodgateRedis
+import FloodgateTestSupport
 import Logging
 import NIOCore
 import NIOEmbedded
 import Testing
+@testable import FloodgateRedis
 
 /// The connection's protocol logic on a testing channel: no sockets, no server, time under the test's control.
 @Suite("Connection protocol logic")
@@ -39,8 +40,11 @@ struct RedisConnectionTests {
         }
 
         /// What the connection wrote next, as text.
+        /// The next bytes the connection writes (failing the test if it writes nothing within 10 s).
         func written() async throws -> String {
-            String(buffer: try await channel.waitForOutboundWrite(as: ByteBuffer.self))
+            try await withDeadline(.seconds(10), "the connection writes to the channel") { [channel] in
+                String(buffer: try await channel.waitForOutboundWrite(as: ByteBuffer.self))
+            }
         }
 
         func reply(_ wire: String) async throws {
@@ -78,7 +82,7 @@ struct RedisConnectionTests {
         try await fixture.reply(">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\na\r\n$1\r\nA\r\n")
         #expect(try await reply.value == .bulkString("A"))
         var pushes = fixture.pushes.makeAsyncIterator()
-        #expect(await pushes.next() == .push([.bulkString("invalidate"), .array([.bulkString("a")])]))
+        #expect(try await next(&pushes, "the pushed invalidation") == .push([.bulkString("invalidate"), .array([.bulkString("a")])]))
     }
 
     @Test func errorReplyThrowsAServerError() async throws {

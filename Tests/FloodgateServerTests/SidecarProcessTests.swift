@@ -1,3 +1,4 @@
+import FloodgateTestSupport
 import FloodgateLocalRedis
 import FloodgateRedis
 import Foundation
@@ -190,13 +191,10 @@ final class FloodgateProcess: Sendable {
 
     /// Polls `/api/health` until the sidecar is listening and reports `shared` mode (up to 30 s).
     func waitUntilShared() async throws {
-        let shared = try await SidecarRedisTests.eventually(30) {
-            guard process.isRunning else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "floodgate exited:\n\(log)"]) }
+        try await eventually("floodgate reports shared mode", within: .seconds(30)) {
+            guard process.isRunning else { throw WaitTimedOut(description: "floodgate exited:\n\(log)") }
             let mode = try? await withClient { client in try await client.get("/api/health").object["mode"] as? String }
             return mode == "shared"
-        }
-        guard shared else {
-            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "floodgate never reported shared mode:\n\(log)"])
         }
     }
 

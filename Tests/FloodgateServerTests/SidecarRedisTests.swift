@@ -1,3 +1,4 @@
+import FloodgateTestSupport
 import Floodgate
 import FloodgateLocalRedis
 import FloodgateRedis
@@ -14,16 +15,6 @@ import Testing
 /// The sidecar live (a real HTTP server on a free port) against a private redis-server.
 @Suite("Sidecar on a real Redis", .serialized)
 struct SidecarRedisTests {
-    /// Polls `condition` every 20 ms for up to `seconds`: for effects that cross Redis pub/sub in real time.
-    static func eventually(_ seconds: Double = 5, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return try await condition()
-    }
-
     static func withRedis(_ body: (LocalRedisServer, RedisClient) async throws -> Void) async throws {
         let server = try await LocalRedisServer.start()
         defer { server.stop() }
@@ -39,7 +30,7 @@ struct SidecarRedisTests {
         try await Self.withRedis { server, _ in
             let sidecar = try await makeSidecar(["REDIS_URL": server.url, "FLOODGATE_PORT": "0", "FLOODGATE_BUDGET": "1000000"])
             try await sidecar.makeApplication().test(.live) { client in
-                #expect(try await Self.eventually { sidecar.modeName == "shared" })
+                try await eventually("shared mode") { sidecar.modeName == "shared" }
                 let health = try await client.send(.get, "/api/health")
                 #expect(health.status == .ok && health.object["mode"] as? String == "shared")
                 let redis = try #require(health.object["redis"] as? [String: Any])
@@ -66,12 +57,11 @@ struct SidecarRedisTests {
             let b = try await makeSidecar(settings.merging(["INSTANCE_INDEX": "1"]) { $1 })
             try await a.makeApplication().test(.live) { clientA in
                 try await b.makeApplication().test(.live) { clientB in
-                    #expect(try await Self.eventually { a.modeName == "shared" && b.modeName == "shared" })
+                    try await eventually("both in shared mode") { a.modeName == "shared" && b.modeName == "shared" }
                     #expect(try await clientA.send(.post, "/v1/breakers/hubspot", #"{"state":"open"}"#).status == .ok)
-                    let refusedOnB = try await Self.eventually {
+                    try await eventually("b reports the breaker forced open") {
                         try await clientB.send(.get, "/v1/keys/hubspot/T1").object["breaker"] as? String == "forcedOpen"
                     }
-                    #expect(refusedOnB)
                     let refused = try await clientB.send(.post, "/v1/acquire", #"{"integration":"hubspot","tenant":"T1"}"#)
                     #expect(refused.errorCode == "breaker_open")
                 }
@@ -87,7 +77,7 @@ struct SidecarRedisTests {
             ])
             let leases = "fg:{acme:t}:cc:0"
             try await sidecar.makeApplication().test(.live) { client in
-                #expect(try await Self.eventually { sidecar.modeName == "shared" })
+                try await eventually("shared mode") { sidecar.modeName == "shared" }
                 let acquired = try await client.send(.post, "/v1/acquire", #"{"integration":"acme","tenant":"t"}"#)
                 #expect(acquired.status == .ok)
                 #expect(try await observer.send(RedisCommand("ZCARD", leases)).int() == 1)
@@ -136,7 +126,7 @@ struct SidecarSecretTests {
         )
         let sidecar = try Sidecar(configuration: configuration, logger: logger)
         try await sidecar.makeApplication().test(.live) { client in
-            #expect(try await SidecarRedisTests.eventually { sidecar.modeName == "shared" }, "the password works")
+            try await eventually("shared mode: the password works") { sidecar.modeName == "shared" }
             var bodies: [String] = []
             for uri in ["/api/health", "/metrics", "/", "/api/dashboard"] { bodies.append(try await client.send(.get, uri).text) }
             bodies.append(try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#).text)

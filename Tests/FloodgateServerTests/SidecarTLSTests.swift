@@ -35,7 +35,7 @@ struct SidecarTLSTests {
                 "REDIS_URL": Self.url(server), "REDIS_TLS_CA": certificates.caCertificate, "FLOODGATE_PORT": "0",
             ])
             try await sidecar.makeApplication().test(.live) { client in
-                #expect(try await SidecarRedisTests.eventually { sidecar.modeName == "shared" })
+                try await eventually("shared mode over TLS") { sidecar.modeName == "shared" }
                 let acquired = try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#)
                 #expect(acquired.status == .ok)
 

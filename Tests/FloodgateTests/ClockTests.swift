@@ -1,4 +1,5 @@
 import Floodgate
+import FloodgateTestSupport
 import Testing
 
 @Suite("Clocks")
@@ -15,7 +16,7 @@ struct ClockTests {
         let start = clock.now
         let early = Task { try await clock.sleep(until: start.advanced(by: .seconds(1))) }
         let late = Task { try await clock.sleep(until: start.advanced(by: .seconds(5))) }
-        while clock.sleeperCount < 2 { await Task.yield() }
+        try await eventually("both tasks sleep on the clock") { clock.sleeperCount == 2 }
         clock.advance(by: .seconds(2))
         try await early.value
         #expect(clock.sleeperCount == 1, "the later sleeper still waits")
@@ -26,10 +27,10 @@ struct ClockTests {
         try await clock.sleep(until: start)
     }
 
-    @Test func cancellingASleeperEndsItsSleep() async {
+    @Test func cancellingASleeperEndsItsSleep() async throws {
         let clock = ManualClock()
         let sleeper = Task { try await clock.sleep(until: clock.now.advanced(by: .seconds(60))) }
-        while clock.sleeperCount < 1 { await Task.yield() }
+        try await eventually("the task sleeps on the clock") { clock.sleeperCount == 1 }
         sleeper.cancel()
         await #expect(throws: CancellationError.self) { try await sleeper.value }
         #expect(clock.sleeperCount == 0)

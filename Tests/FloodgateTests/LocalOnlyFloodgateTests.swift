@@ -1,5 +1,6 @@
 import Configuration
 import Floodgate
+import FloodgateTestSupport
 import Testing
 
 /// Floodgate in local-only mode (memory store): every decision on a manual clock, no Redis anywhere.
@@ -116,7 +117,7 @@ struct LocalOnlyFloodgateTests {
             try await floodgate.acquire(key, waitingUpTo: .seconds(5))
         }
         let waiter = Task { try await floodgate.acquire(key, waitingUpTo: .seconds(15)) }
-        while clock.sleeperCount == 0 { await Task.yield() }
+        try await eventually("the acquire waits on the clock") { clock.sleeperCount > 0 }
         clock.advance(by: .seconds(10))
         let permit = try await waiter.value
         #expect(permit.acquiredAt == Self.start.advanced(by: .seconds(10)))
@@ -156,7 +157,7 @@ struct LocalOnlyFloodgateTests {
         var events = floodgate.breakerEvents().makeAsyncIterator()
         for _ in 0..<4 { floodgate.record(try await floodgate.acquire(key), .failure) }
         #expect(floodgate.breakerState(of: "hubspot") == .open(until: Self.start.advanced(by: .seconds(30))))
-        let opened = await events.next()
+        let opened = try await next(&events, "the open event")
         #expect(opened == BreakerEvent(integration: "hubspot", state: .open(until: Self.start.advanced(by: .seconds(30))), at: Self.start))
         let refusal = await #expect(throws: FloodgateError.self) { try await floodgate.acquire(key) }
         #expect(refusal?.code == .breakerOpen)
@@ -169,7 +170,7 @@ struct LocalOnlyFloodgateTests {
         floodgate.record(probe1, .success)
         floodgate.record(probe2, .success)
         #expect(floodgate.breakerState(of: "hubspot") == .closed)
-        #expect(await events.next()?.state == .closed, "the close is an event too")
+        #expect(try await next(&events, "the close event")?.state == .closed, "the close is an event too")
         #expect(await Self.attempt(floodgate, key))
     }
 
@@ -214,10 +215,10 @@ struct LocalOnlyFloodgateTests {
         #expect(floodgate.keyCount == 100)
         let running = Task { try await floodgate.run() }
         for _ in 0..<8 {
-            while clock.sleeperCount == 0 { await Task.yield() }
+            try await eventually("the eviction loop sleeps on the clock") { clock.sleeperCount > 0 }
             clock.advance(by: .seconds(30))
         }
-        while floodgate.keyCount > 0 { await Task.yield() }
+        try await eventually("every idle key is evicted") { floodgate.keyCount == 0 }
         running.cancel()
         try await running.value
         #expect(floodgate.keyCount == 0)

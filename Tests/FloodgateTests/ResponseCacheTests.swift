@@ -1,6 +1,7 @@
-@testable import Floodgate
+import FloodgateTestSupport
 import Synchronization
 import Testing
+@testable import Floodgate
 
 /// The response cache's near tier on a manual clock (memory store: no Redis).
 @Suite("Response cache, near tier")
@@ -58,12 +59,15 @@ struct ResponseCacheTests {
             for await _ in gate.stream { break }
             return Reply(text: "once")
         }
-        try await withThrowingTaskGroup(of: Reply?.self) { group in
-            for _ in 0..<20 { group.addTask { try await cache.value(for: "k", ttl: .seconds(60), loader: load) } }
-            while loads.value == 0 { await Task.yield() }
-            gate.continuation.yield()
-            for try await reply in group { #expect(reply == Reply(text: "once")) }
+        let replies = try await withDeadline(.seconds(10), "twenty concurrent misses are answered") {
+            try await withThrowingTaskGroup(of: Reply?.self) { group in
+                for _ in 0..<20 { group.addTask { try await cache.value(for: "k", ttl: .seconds(60), loader: load) } }
+                try await eventually("the loader runs") { loads.value > 0 }
+                gate.continuation.yield()
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
         }
+        #expect(replies == Array(repeating: Reply(text: "once"), count: 20))
         #expect(loads.value == 1, "twenty concurrent misses, one loader run")
     }
 
@@ -75,8 +79,10 @@ struct ResponseCacheTests {
         _ = try await cache.value(for: "k", ttl: .seconds(10), loader: load)
         clock.advance(by: .seconds(15))
         #expect(try await cache.value(for: "k", ttl: .seconds(10), loader: load) == Reply(text: "v1"), "stale, served at once")
-        while loads.value < 2 { await Task.yield() }
-        while try await cache.value(for: "k", ttl: .seconds(10), loader: load) != Reply(text: "v2") { await Task.yield() }
+        try await eventually("the background reload runs") { loads.value == 2 }
+        try await eventually("the reloaded value is served") {
+            try await cache.value(for: "k", ttl: .seconds(10), loader: load) == Reply(text: "v2")
+        }
         #expect(loads.value == 2, "one background reload")
     }
 

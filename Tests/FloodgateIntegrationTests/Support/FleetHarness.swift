@@ -1,3 +1,4 @@
+import FloodgateTestSupport
 import Floodgate
 import FloodgateLocalRedis
 import FloodgateRedis
@@ -155,21 +156,4 @@ func withFleet(
         throw error
     }
     await harness.shutdown()
-}
-
-/// Polls `condition` (yielding in between) until it holds, failing the test after `timeout` of real time.
-func eventually(
-    _ what: String,
-    timeout: Duration = .seconds(20),
-    _ condition: () async throws -> Bool
-) async throws {
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: timeout)
-    while try await !condition() {
-        guard clock.now < deadline else {
-            Issue.record("timed out waiting: \(what)")
-            throw CancellationError()
-        }
-        try await Task.sleep(for: .milliseconds(2))
-    }
 }

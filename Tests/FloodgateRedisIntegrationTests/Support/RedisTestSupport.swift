@@ -48,23 +48,6 @@ func withRunningClient(
     }
 }
 
-/// Polls `condition` every 5 ms until it holds or `timeout` passes; records an issue on timeout.
-/// For conditions observed from outside (a server restarted, a count reached), never as a stand-in for a clock.
-@discardableResult
-func eventually(
-    within timeout: Duration = .seconds(10),
-    _ description: String,
-    sourceLocation: SourceLocation = #_sourceLocation,
-    _ condition: () async throws -> Bool
-) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    Issue.record("timed out waiting until \(description)", sourceLocation: sourceLocation)
-    return false
-}
 
 /// A unique key prefix per test, so tests never see each other's keys.
 func uniqueKey(_ name: String = #function) -> String {
