@@ -5,7 +5,7 @@ import Testing
 
 /// Property 1 of the guard core: across instances sharing one Redis, with instances joining, leaving and crashing and
 /// clocks skewed within the bound, calls allowed per key never exceed any policy in any window.
-@Suite("Exact limits across a fleet on a real Redis", .serialized)
+@Suite("Exact limits across a fleet on a real Redis", .serialized, .timeLimit(.minutes(3)))
 struct FleetExactnessTests {
     static let second: Int64 = 1_000_000_000
 

@@ -5,7 +5,7 @@ import Testing
 
 /// Several instances with skewed clocks lease permits from one real Redis on virtual time; every window is then
 /// checked against the limit using the true time of each allowed call.
-@Suite("Grant ledger on a real Redis", .serialized)
+@Suite("Grant ledger on a real Redis", .serialized, .timeLimit(.minutes(3)))
 struct GrantLedgerTests {
     static let second: Int64 = 1_000_000_000
 

@@ -6,7 +6,7 @@ import Testing
 
 /// The baselines' arithmetic, command by command on a real Redis: what each kind of call costs in the `naive` and
 /// `ttl` designs, from INFO commandstats.
-@Suite("Incident baselines on a real Redis", .serialized)
+@Suite("Incident baselines on a real Redis", .serialized, .timeLimit(.minutes(3)))
 struct IncidentDesignTests {
     static let second: Int64 = 1_000_000_000
 

@@ -7,7 +7,7 @@ import Testing
 
 /// The two-tier cache and the command budget on a real Redis: command costs from INFO commandstats, invalidation
 /// across instances in tracking and publish modes, budget exhaustion and recovery.
-@Suite("Response cache and command budget on a real Redis", .serialized)
+@Suite("Response cache and command budget on a real Redis", .serialized, .timeLimit(.minutes(3)))
 struct ResponseCacheIntegrationTests {
     struct Reply: Codable, Sendable, Hashable {
         var text: String
@@ -144,7 +144,42 @@ struct ResponseCacheIntegrationTests {
             #expect(budget.level == .normal)
             clock.advance(by: .seconds(1))
             try await eventually("and coordinate again") { guards.mode == .shared }
-            #expect(budget.status.ownCommandsPerDay == 1_442, "one INCRBY a minute, plus the first-of-period EXPIRE")
+        }
+    }
+
+    /// What the budget sends over a replayed 24 hours that cross a period boundary, counted by the server: what its
+    /// status says it costs, to the command.
+    @Test(arguments: [
+        (CommandBudget.Configuration(perDay: 1_000_000), 1),
+        (CommandBudget.Configuration(perDay: 1_000_000, perMonth: 30_000_000), 2),
+    ] as [(CommandBudget.Configuration, Int)])
+    func theBudgetsOwnCommandsOverAReplayedDayAreWhatItsStatusSays(configuration: CommandBudget.Configuration, allowances: Int) async throws {
+        // Noon, twelve hours before a 30-day period ends (a day boundary too): the day crosses both.
+        let monthEnd: Int64 = 30 * 86_400 * 700
+        let clock = ManualClock(start: WallInstant(nanosecondsSince1970: (monthEnd - 43_200) * 1_000_000_000))
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let client = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
+        let observer = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
+        let budget = try CommandBudget(configuration: configuration, client: client, clock: clock)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            group.addTask { try await observer.run() }
+            defer { group.cancelAll() }
+            _ = try await client.ping()
+            try await observer.configResetStat()
+            let before = client.accounting.snapshot()
+            for _ in 0..<1_440 {
+                await budget.report()
+                clock.advance(by: .seconds(60))
+            }
+            let stats = try await observer.commandStats()
+            let sent = client.accounting.snapshot().subtracting(before)
+            #expect(stats["incrby"] == 1_440 * allowances, "one INCRBY per allowance a minute")
+            #expect(stats["expire"] == 2 * allowances, "an EXPIRE on each period key created: \(stats)")
+            #expect(sent.count(component: .budget) == stats["incrby", default: 0] + stats["expire", default: 0])
+            #expect(sent.total == sent.count(component: .budget), "the budget sent all of it")
+            #expect(budget.status.ownCommandsPerDay == sent.count(component: .budget))
         }
     }
 

@@ -3,7 +3,7 @@ import FloodgateSimulation
 import Testing
 
 /// A short replay of the incident workload on a private redis-server: every design runs, figures are consistent.
-@Suite("Simulation (short)", .serialized)
+@Suite("Simulation (short)", .serialized, .timeLimit(.minutes(3)))
 struct SimulationTests {
     @Test func aShortReplayRunsEveryDesignWithoutOvershootForFloodgate() async throws {
         var workload = Workload()
@@ -22,9 +22,11 @@ struct SimulationTests {
         let throttle = try #require(floodgate.throttlePropagationSeconds)
         #expect(throttle <= 1, "429 seen fleet-wide in \(throttle) s")
         #expect(floodgate.callsDuringRetryAfter == 0)
-        #expect(floodgate.outcomes.refusedByBackoff > 0 || floodgate.outcomes.upstream > 0)
+        #expect(floodgate.outcomes.refusedByBackoff > 0, "the throttled tenant's calls during its Retry-After were refused")
         #expect(report.designs[0].throttlePropagationSeconds == nil, "the baselines have no back-off")
-        #expect(floodgate.falseRejections >= 0 && report.json.contains("\"falseRejections\""))
+        // A false rejection is a refusal (of a key under its limit, or outside the faults): never more than the refusals.
+        let refused = floodgate.outcomes.refusedByRateLimit + floodgate.outcomes.refusedByBreaker + floodgate.outcomes.refusedByBackoff
+        #expect(floodgate.falseRejections <= refused && report.json.contains("\"falseRejections\""))
         #expect(floodgate.commands < naive.commands)
         // naive's arithmetic over the whole replay: a quota GET and the cache's GET per call; a rate-limit GET per
         // miss, a breaker GET per miss not refused by the rate limit; an INCRBY of the window and of the quota per

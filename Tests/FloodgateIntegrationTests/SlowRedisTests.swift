@@ -13,7 +13,7 @@ final class Flag: Sendable {
 
 /// Redis slow or silent, through a fault proxy: decisions on held capacity never wait for it; decisions that need
 /// it wait at most the command timeout, then the instance runs degraded and comes back.
-@Suite("Slow and silent Redis", .serialized)
+@Suite("Slow and silent Redis", .serialized, .timeLimit(.minutes(3)))
 struct SlowRedisTests {
     static func configuration() -> FloodgateConfiguration {
         FleetCoordinationTests.configuration([
@@ -64,12 +64,21 @@ struct SlowRedisTests {
             let pooled = try GuardKey(integration: "pooled", tenant: "t")
             // The connection stays open but nothing comes back (a half-open path dropping every packet).
             proxy.set(.blackhole)
+            let beforeGrant = a.client.accounting.snapshot()
+            let started = ContinuousClock.now
             await #expect(throws: FloodgateError.self, "the grant times out and the call is refused, not hung") {
                 try await a.floodgate.acquire(pooled)
             }
+            #expect(ContinuousClock.now - started >= .milliseconds(300), "the call waited for its grant's command timeout")
+            #expect(a.client.accounting.snapshot().subtracting(beforeGrant).byComponent == [.rateLimit: 1], "one grant request")
             #expect(a.floodgate.mode == .degraded)
-            // Held capacity keeps deciding, with nothing sent.
+            // One timeout, not one per call: while degraded the pool is not asked again, and held capacity keeps
+            // deciding, with nothing sent.
+            let degraded = a.client.accounting.snapshot()
+            let refusal = await #expect(throws: FloodgateError.self) { try await a.floodgate.acquire(pooled) }
+            #expect(refusal?.code == .rateLimited)
             for _ in 0..<100 { a.floodgate.record(try await a.floodgate.acquire(held), .success) }
+            #expect(a.client.accounting.snapshot().subtracting(degraded).total == 0, "nothing sent while degraded")
             proxy.set(.pass)
             // The silent connection is abandoned once a timed-out command is still unanswered a grace later; the client
             // reconnects (through the healed path), and the heartbeat, retried every recovery interval, finds Redis.

@@ -3,7 +3,7 @@ import NIOCore
 import NIOTestUtils
 import Testing
 
-@Suite("RESP decoder")
+@Suite("RESP decoder", .timeLimit(.minutes(3)))
 struct RESPDecoderTests {
     /// Every RESP2 and RESP3 type, with the value each must decode to.
     static let cases: [(String, RESPValue)] = [

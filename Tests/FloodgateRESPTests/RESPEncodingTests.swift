@@ -2,7 +2,7 @@ import FloodgateRESP
 import NIOCore
 import Testing
 
-@Suite("RESP encoding")
+@Suite("RESP encoding", .timeLimit(.minutes(3)))
 struct RESPEncodingTests {
     @Test("every value survives a round trip", arguments: 0..<RESPDecoderTests.cases.count)
     func roundTrip(index: Int) throws {

@@ -2,7 +2,7 @@ import FloodgateRESP
 import FloodgateRedis
 import Testing
 
-@Suite("Command accounting matches the server's INFO commandstats")
+@Suite("Command accounting matches the server's INFO commandstats", .timeLimit(.minutes(3)))
 struct AccountingTests {
     @Test func countsMatchCommandStatsExactly() async throws {
         try await withRedisServer { server in

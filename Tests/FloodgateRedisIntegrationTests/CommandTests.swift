@@ -3,7 +3,7 @@ import FloodgateRedis
 import NIOCore
 import Testing
 
-@Suite("Commands against a real server")
+@Suite("Commands against a real server", .timeLimit(.minutes(3)))
 struct CommandTests {
     @Test func stringsKeysAndExpiry() async throws {
         try await withRedisServer { server in

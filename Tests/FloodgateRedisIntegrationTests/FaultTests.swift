@@ -4,7 +4,7 @@ import FloodgateRedis
 import NIOCore
 import Testing
 
-@Suite("Faults: server killed, hung, and cancelled callers")
+@Suite("Faults: server killed, hung, and cancelled callers", .timeLimit(.minutes(3)))
 struct FaultTests {
     @Test func serverKilledMidPipelineFailsInFlightAndReconnects() async throws {
         try await withRedisServer { server in

@@ -4,7 +4,7 @@ import Logging
 import NIOPosix
 import Testing
 
-@Suite("Handshake, authentication and URLs")
+@Suite("Handshake, authentication and URLs", .timeLimit(.minutes(3)))
 struct HandshakeTests {
     @Test func fallsBackToRESP2WithALogLine() async throws {
         try await withRedisServer(.init(arguments: ["--rename-command", "HELLO", "", "--requirepass", "s3cret"])) { server in

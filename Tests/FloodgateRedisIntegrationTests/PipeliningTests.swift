@@ -4,7 +4,7 @@ import FloodgateRedis
 import NIOCore
 import Testing
 
-@Suite("Pipelining, transactions and dedicated connections")
+@Suite("Pipelining, transactions and dedicated connections", .timeLimit(.minutes(3)))
 struct PipeliningTests {
     @Test func manyTasksShareOneConnection() async throws {
         try await withRedisServer { server in

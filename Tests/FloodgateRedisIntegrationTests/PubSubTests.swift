@@ -4,7 +4,7 @@ import FloodgateRedis
 import NIOCore
 import Testing
 
-@Suite("Pub/sub")
+@Suite("Pub/sub", .timeLimit(.minutes(3)))
 struct PubSubTests {
     @Test func channelsAndPatterns() async throws {
         try await withRedisServer { server in

@@ -2,7 +2,7 @@ import FloodgateRESP
 import FloodgateRedis
 import Testing
 
-@Suite("Scripts")
+@Suite("Scripts", .timeLimit(.minutes(3)))
 struct ScriptTests {
     @Test func loadsItselfOnNoScript() async throws {
         try await withRedisServer { server in

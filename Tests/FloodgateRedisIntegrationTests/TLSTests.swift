@@ -5,10 +5,10 @@ import Logging
 import NIOPosix
 import Testing
 
-@Suite("TLS")
+@Suite("TLS", .timeLimit(.minutes(3)))
 struct TLSTests {
     @Test func verifiesTheServerAgainstACustomCA() async throws {
-        let certificates = try TestCertificates.make()
+        let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
         try await withRedisServer(.init(tls: certificates.redisTLSFiles)) { server in
             var configuration = try RedisClientConfiguration(url: "rediss://localhost:\(server.port)")
@@ -23,8 +23,8 @@ struct TLSTests {
     }
 
     @Test func refusesAServerSignedByAnotherCA() async throws {
-        let certificates = try TestCertificates.make()
-        let stranger = try TestCertificates.make()
+        let certificates = try await TestCertificates.make()
+        let stranger = try await TestCertificates.make()
         defer {
             certificates.remove()
             stranger.remove()

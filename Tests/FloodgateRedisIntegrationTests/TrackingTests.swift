@@ -3,7 +3,7 @@ import FloodgateRESP
 import FloodgateRedis
 import Testing
 
-@Suite("Client-side caching support")
+@Suite("Client-side caching support", .timeLimit(.minutes(3)))
 struct TrackingTests {
     @Test func defaultModeInvalidatesKeysThisClientRead() async throws {
         try await withRedisServer { server in

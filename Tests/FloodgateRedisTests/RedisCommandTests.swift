@@ -4,7 +4,7 @@ import NIOCore
 import MetricsTestKit
 import Testing
 
-@Suite("Commands, URLs, scripts, back-off and accounting")
+@Suite("Commands, URLs, scripts, back-off and accounting", .timeLimit(.minutes(3)))
 struct RedisCommandTests {
     @Test func encodesCommandsAndNamesThemLikeCommandStats() {
         let get = RedisCommand("GET", "key")

@@ -7,7 +7,7 @@ import Testing
 @testable import FloodgateRedis
 
 /// The connection's protocol logic on a testing channel: no sockets, no server, time under the test's control.
-@Suite("Connection protocol logic")
+@Suite("Connection protocol logic", .timeLimit(.minutes(3)))
 struct RedisConnectionTests {
     struct Fixture: Sendable {
         let loop: NIOAsyncTestingEventLoop

@@ -8,7 +8,7 @@ import Testing
 @testable import FloodgateServer
 
 /// The `/v1` API on the embedded default (memory store, local-only mode), in-process.
-@Suite("Sidecar API")
+@Suite("Sidecar API", .timeLimit(.minutes(3)))
 struct SidecarAPITests {
     static let acme = ["FLOODGATE_INTEGRATIONS": "slack,acme", "FLOODGATE_LIMITS_ACME": "fixed:2/60s"]
 

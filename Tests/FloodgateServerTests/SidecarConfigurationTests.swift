@@ -6,7 +6,7 @@ import Testing
 
 /// Configuration: flags over environment over file over defaults; every bad value named by its key; secrets never
 /// repeated.
-@Suite("Sidecar configuration")
+@Suite("Sidecar configuration", .timeLimit(.minutes(3)))
 struct SidecarConfigurationTests {
     /// A JSON configuration file in a temporary directory.
     static func withFile(_ json: String, _ body: (String) async throws -> Void) async throws {

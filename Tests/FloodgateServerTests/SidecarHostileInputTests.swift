@@ -7,7 +7,7 @@ import Testing
 @testable import FloodgateServer
 
 /// Hostile names and bodies: refused with a clear error, never mapped onto another key, never a 5xx.
-@Suite("Sidecar hostile input")
+@Suite("Sidecar hostile input", .timeLimit(.minutes(3)))
 struct SidecarHostileInputTests {
     static let hostileNames = [
         "a/b", "a:b", "{slack}", "a}b", "a{b", "line\nbreak", "tab\there", "space here", " T1", "T1 ", "",

@@ -8,7 +8,7 @@ import Testing
 
 /// `openapi.yaml` stays true: its paths and methods are exactly the sidecar's endpoints, every one is routed, and every
 /// error code the API can give is documented.
-@Suite("openapi.yaml")
+@Suite("openapi.yaml", .timeLimit(.minutes(3)))
 struct SidecarOpenAPITests {
     static let specification: String = {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

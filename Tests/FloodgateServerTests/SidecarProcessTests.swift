@@ -1,6 +1,6 @@
-import FloodgateTestSupport
 import FloodgateLocalRedis
 import FloodgateRedis
+import FloodgateTestSupport
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -10,7 +10,7 @@ import Testing
 
 /// The `floodgate` executable as an operator runs it: exit statuses for bad configuration, and `SIGTERM` under load
 /// losing nothing the sidecar acknowledged.
-@Suite("floodgate serve as a process", .serialized)
+@Suite("floodgate serve as a process", .serialized, .timeLimit(.minutes(3)))
 struct SidecarProcessTests {
     @Test(arguments: [
         (["serve", "--port", "abc"], [:], "FLOODGATE_PORT"),
@@ -22,11 +22,11 @@ struct SidecarProcessTests {
     ] as [([String], [String: String], String)])
     func invalidConfigurationExitsWithStatus2AndNamesTheKey(arguments: [String], environment: [String: String], named: String) async throws {
         let run = try await FloodgateProcess.runToEnd(arguments, environment: environment)
-        #expect(run.status == 2, "\(run.standardError)")
-        #expect(run.standardError.contains(named), "\(run.standardError)")
-        #expect(!run.standardError.contains("not-for-stderr"))
+        #expect(run.status == 2, "\(run.output)")
+        #expect(run.output.contains(named), "\(run.output)")
+        #expect(!run.output.contains("not-for-stderr"))
         if named != "--no-such-flag" {
-            #expect(run.standardError.split(separator: "\n").count == 1, "one line: \(run.standardError)")
+            #expect(run.output.split(separator: "\n").count == 1, "one line: \(run.output)")
         }
     }
 
@@ -75,11 +75,11 @@ struct SidecarProcessTests {
             }
             try await group.waitForAll()
         }
-        let status = await sidecar.exitStatus()
+        let status = try await sidecar.exitStatus()
         #expect(status == 0, "a graceful stop; log:\n\(sidecar.log)")
 
         let throttled = acknowledged.tenants.withLock { $0 }
-        #expect(throttled.count >= signalAfter)
+        try #require(throttled.count >= signalAfter, "only \(throttled.count) throttles were acknowledged; log:\n\(sidecar.log)")
         let observer = try RedisClient(configuration: try RedisClientConfiguration(url: redis.url))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await observer.run() }
@@ -93,11 +93,11 @@ struct SidecarProcessTests {
         let restarted = try await FloodgateProcess.serve(redisURL: redis.url)
         try await restarted.waitUntilShared()
         let heldBack = try await restarted.withClient { client in
-            try await client.errorCode(ofAcquire: throttled.last!)
+            try await client.errorCode(ofAcquire: throttled[throttled.count - 1])
         }
         #expect(heldBack == "provider_backoff")
         restarted.terminate()
-        #expect(await restarted.exitStatus() == 0)
+        #expect(try await restarted.exitStatus() == 0)
     }
 }
 
@@ -106,23 +106,22 @@ final class AcknowledgedTenants: Sendable {
     let tenants = Mutex<[String]>([])
 }
 
-/// A `floodgate` child process: the executable built beside the test bundle.
+/// A `floodgate` child process: the executable built beside the test bundle, tied to the test process (it dies
+/// with it, even by a crash) and ended when the object goes away, so a failing wait leaves nothing running.
 final class FloodgateProcess: Sendable {
-    struct Finished {
-        var status: Int32
-        var standardError: String
-    }
-
-    let process: Process
+    let child: ChildProcess
     let port: Int
     private let logFile: URL
-    private let exit: Task<Int32, Never>
 
-    private init(process: Process, port: Int, logFile: URL, exit: Task<Int32, Never>) {
-        self.process = process
+    private init(child: ChildProcess, port: Int, logFile: URL) {
+        self.child = child
         self.port = port
         self.logFile = logFile
-        self.exit = exit
+    }
+
+    deinit {
+        child.end(signal: SIGKILL)
+        try? FileManager.default.removeItem(at: logFile)
     }
 
     /// `.build/<configuration>/floodgate`, next to the test bundle (`swift test` builds it with the tests).
@@ -137,64 +136,53 @@ final class FloodgateProcess: Sendable {
         return found
     }
 
-    /// Starts `floodgate` with `arguments`, standard output and error into `logFile`; the task ends with its status.
-    private static func launch(_ arguments: [String], environment: [String: String], logFile: URL) throws -> (Process, Task<Int32, Never>) {
-        let process = Process()
-        process.executableURL = try executable()
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment
-            .filter { !$0.key.hasPrefix("FLOODGATE_") && !$0.key.hasPrefix("REDIS_") }
-            .merging(environment) { $1 }
-        guard FileManager.default.createFile(atPath: logFile.path, contents: nil) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot create \(logFile.path)"])
-        }
-        let log = try FileHandle(forWritingTo: logFile)
-        process.standardOutput = log
-        process.standardError = log
-        let (ended, continuation) = AsyncStream.makeStream(of: Int32.self)
-        process.terminationHandler = { continuation.yield($0.terminationStatus); continuation.finish() }
-        try process.run()
-        try log.close()
-        let exit = Task { await ended.first { _ in true } ?? -1 }
-        return (process, exit)
+    /// The environment of the test process less every variable the sidecar reads, plus `extra`.
+    static func environment(_ extra: [String: String]) -> [String: String] {
+        let read = ["FLOODGATE_", "REDIS_", "SUSPEND_REDIS", "FLEET_SIZE", "INSTANCE_", "SHARE_FRACTION", "KEY_PREFIX"]
+        return ProcessInfo.processInfo.environment
+            .filter { variable in !read.contains { variable.key.hasPrefix($0) } }
+            .merging(extra) { $1 }
     }
 
     /// Runs `floodgate` to its end and returns its status and what it wrote.
-    static func runToEnd(_ arguments: [String], environment: [String: String] = [:]) async throws -> Finished {
-        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("floodgate-run-\(UUID().uuidString).log")
-        defer { try? FileManager.default.removeItem(at: logFile) }
-        let (_, exit) = try launch(arguments, environment: environment, logFile: logFile)
-        let status = await exit.value
-        return Finished(status: status, standardError: (try? String(contentsOf: logFile, encoding: .utf8)) ?? "")
+    static func runToEnd(_ arguments: [String], environment: [String: String] = [:]) async throws -> ProgramRun {
+        try await ProgramRun.run(try executable().path, arguments, environment: Self.environment(environment), timeout: .seconds(60))
     }
 
     /// Starts `floodgate serve` on a free loopback port against `redisURL`.
     static func serve(redisURL: String) async throws -> FloodgateProcess {
         let port = try LocalRedisServer.freeLoopbackPort()
-        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("floodgate-serve-\(port).log")
-        let (process, exit) = try launch(["serve", "--port", "\(port)", "--redis", redisURL], environment: [:], logFile: logFile)
-        return FloodgateProcess(process: process, port: port, logFile: logFile, exit: exit)
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("floodgate-serve-\(port)-\(UUID().uuidString.prefix(8)).log")
+        let child = try ChildProcess(
+            try executable().path,
+            arguments: ["serve", "--port", "\(port)", "--redis", redisURL],
+            environment: Self.environment([:]),
+            output: logFile
+        )
+        return FloodgateProcess(child: child, port: port, logFile: logFile)
     }
 
     /// What the process wrote so far.
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
     /// Sends `SIGTERM`.
-    func terminate() { process.terminate() }
+    func terminate() { child.send(SIGTERM) }
 
-    /// Waits for the process to end; its exit status.
-    func exitStatus() async -> Int32 {
-        let status = await exit.value
-        try? FileManager.default.removeItem(at: logFile)
-        return status
+    /// Waits (up to 60 s) for the process to end; its exit status.
+    func exitStatus() async throws -> Int32 {
+        try await withDeadline(.seconds(60), "floodgate exits") { [child] in await child.waitForExit() }
     }
 
     /// Polls `/api/health` until the sidecar is listening and reports `shared` mode (up to 30 s).
     func waitUntilShared() async throws {
-        try await eventually("floodgate reports shared mode", within: .seconds(30)) {
-            guard process.isRunning else { throw WaitTimedOut(description: "floodgate exited:\n\(log)") }
-            let mode = try? await withClient { client in try await client.get("/api/health").object["mode"] as? String }
-            return mode == "shared"
+        do {
+            try await eventually("floodgate reports shared mode", within: .seconds(30)) {
+                guard child.isRunning else { throw WaitTimedOut(description: "floodgate exited:\n\(log)") }
+                let mode = try? await withClient { client in try await client.get("/api/health").object["mode"] as? String }
+                return mode == "shared"
+            }
+        } catch let error as WaitTimedOut {
+            throw WaitTimedOut(description: "\(error); log:\n\(log)")
         }
     }
 

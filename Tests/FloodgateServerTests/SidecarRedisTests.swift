@@ -13,7 +13,7 @@ import Testing
 @testable import FloodgateServer
 
 /// The sidecar live (a real HTTP server on a free port) against a private redis-server.
-@Suite("Sidecar on a real Redis", .serialized)
+@Suite("Sidecar on a real Redis", .serialized, .timeLimit(.minutes(3)))
 struct SidecarRedisTests {
     static func withRedis(_ body: (LocalRedisServer, RedisClient) async throws -> Void) async throws {
         let server = try await LocalRedisServer.start()
@@ -41,7 +41,6 @@ struct SidecarRedisTests {
                 let metrics = try await client.send(.get, "/metrics").text
                 #expect(metrics.contains(#"floodgate_redis_commands_total{"#) && metrics.contains(#"component="membership""#))
                 #expect(metrics.contains(#"component="health""#), "the health check's PING is counted too")
-                #expect(!metrics.contains(server.url) || !server.url.contains("@"))
                 let dashboard = try await client.send(.get, "/api/dashboard")
                 let points = try #require(dashboard.object["points"] as? [[String: Any]])
                 let counted = points.flatMap { ($0["byComponent"] as? [String: Int] ?? [:]).values }.reduce(0, +)
@@ -110,7 +109,7 @@ struct SidecarRedisTests {
 
 /// Secrets (the Redis password, the sidecar's token) never leave the process: not in logs, health, metrics, the
 /// dashboard or error bodies.
-@Suite("Sidecar secrets", .serialized)
+@Suite("Sidecar secrets", .serialized, .timeLimit(.minutes(3)))
 struct SidecarSecretTests {
     @Test func theRedisPasswordAndTheTokenAppearNowhere() async throws {
         let password = "pw-\(UInt64.random(in: 0...UInt64.max))"

@@ -10,14 +10,14 @@ import Testing
 
 /// The sidecar to a `rediss://` server with an ACL user: the server's certificate is verified against the configured
 /// CA (`REDIS_TLS_CA`), and a server signed by another CA is never talked to.
-@Suite("Sidecar over TLS with an ACL user", .serialized)
+@Suite("Sidecar over TLS with an ACL user", .serialized, .timeLimit(.minutes(3)))
 struct SidecarTLSTests {
     static let user = "floodgate"
     static let password = "acl-password-not-for-logs"
 
     /// A TLS-only redis-server whose default user is off: only `user` may run commands.
     static func withTLSRedis(_ body: (LocalRedisServer, TestCertificates) async throws -> Void) async throws {
-        let certificates = try TestCertificates.make()
+        let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
         let server = try await LocalRedisServer.start(.init(
             arguments: ["--user", "default", "off", "--user", user, "on", ">\(password)", "~*", "&*", "+@all"],
@@ -61,7 +61,7 @@ struct SidecarTLSTests {
 
     @Test func aServerSignedByAnotherCAIsNeverTrusted() async throws {
         try await Self.withTLSRedis { server, _ in
-            let stranger = try TestCertificates.make()
+            let stranger = try await TestCertificates.make()
             defer { stranger.remove() }
             let sidecar = try await makeSidecar([
                 "REDIS_URL": Self.url(server), "REDIS_TLS_CA": stranger.caCertificate, "FLOODGATE_PORT": "0",

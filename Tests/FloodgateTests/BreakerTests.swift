@@ -1,7 +1,7 @@
 @testable import Floodgate
 import Testing
 
-@Suite("Circuit breaker state machine")
+@Suite("Circuit breaker state machine", .timeLimit(.minutes(3)))
 struct BreakerTests {
     static let second: Int64 = 1_000_000_000
     let start: Int64 = 1_767_225_600 * second

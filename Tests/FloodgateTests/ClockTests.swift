@@ -2,7 +2,7 @@ import Floodgate
 import FloodgateTestSupport
 import Testing
 
-@Suite("Clocks")
+@Suite("Clocks", .timeLimit(.minutes(3)))
 struct ClockTests {
     @Test func wallClockIsTheSystemsRealTime() {
         let now = WallClock().now

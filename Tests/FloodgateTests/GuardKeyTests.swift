@@ -1,7 +1,7 @@
 import Floodgate
 import Testing
 
-@Suite("Guard keys and the Redis key schema")
+@Suite("Guard keys and the Redis key schema", .timeLimit(.minutes(3)))
 struct GuardKeyTests {
     @Test func acceptsRealisticNames() throws {
         let key = try GuardKey(integration: "slack", tenant: "T024BE7LD", operation: "chat.postMessage")

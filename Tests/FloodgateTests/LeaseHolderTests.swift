@@ -2,7 +2,7 @@ import Floodgate
 import Testing
 
 /// How much an instance asks of the pool: more while a key lives on it, the base size otherwise.
-@Suite("Lease holder grant sizes")
+@Suite("Lease holder grant sizes", .timeLimit(.minutes(3)))
 struct LeaseHolderTests {
     static let minute: Int64 = 60_000_000_000
     let ledger = GrantLedger.fixed(limit: 14, window: .seconds(60), skew: .milliseconds(250))

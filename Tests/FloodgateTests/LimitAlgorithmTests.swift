@@ -2,7 +2,7 @@
 import Testing
 
 /// The local limit algorithms on explicit times: random schedules, then every window is checked.
-@Suite("Limit algorithms")
+@Suite("Limit algorithms", .timeLimit(.minutes(3)))
 struct LimitAlgorithmTests {
     static let second: Int64 = 1_000_000_000
 

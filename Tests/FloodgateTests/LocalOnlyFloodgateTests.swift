@@ -4,7 +4,7 @@ import FloodgateTestSupport
 import Testing
 
 /// Floodgate in local-only mode (memory store): every decision on a manual clock, no Redis anywhere.
-@Suite("Floodgate in local-only mode")
+@Suite("Floodgate in local-only mode", .timeLimit(.minutes(3)))
 struct LocalOnlyFloodgateTests {
     static let start = WallInstant(nanosecondsSince1970: 1_767_225_600 * 1_000_000_000)
 

@@ -1,7 +1,7 @@
 import Floodgate
 import Testing
 
-@Suite("Policies and provider profiles")
+@Suite("Policies and provider profiles", .timeLimit(.minutes(3)))
 struct PolicyTests {
     @Test(arguments: [
         RateLimitPolicy.fixedWindow(limit: 0, window: .seconds(60)),

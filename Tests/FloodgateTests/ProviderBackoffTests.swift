@@ -1,7 +1,7 @@
 @testable import Floodgate
 import Testing
 
-@Suite("Provider back-off")
+@Suite("Provider back-off", .timeLimit(.minutes(3)))
 struct ProviderBackoffTests {
     static let second: Int64 = 1_000_000_000
     let start: Int64 = 1_767_225_600 * second

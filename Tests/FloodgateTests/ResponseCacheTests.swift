@@ -4,7 +4,7 @@ import Testing
 @testable import Floodgate
 
 /// The response cache's near tier on a manual clock (memory store: no Redis).
-@Suite("Response cache, near tier")
+@Suite("Response cache, near tier", .timeLimit(.minutes(3)))
 struct ResponseCacheTests {
     static let start = WallInstant(nanosecondsSince1970: 1_767_225_600 * 1_000_000_000)
 

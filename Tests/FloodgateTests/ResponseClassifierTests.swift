@@ -2,7 +2,7 @@
 import HTTPTypes
 import Testing
 
-@Suite("Provider response classification")
+@Suite("Provider response classification", .timeLimit(.minutes(3)))
 struct ResponseClassifierTests {
     let classifier = ResponseClassifier()
     /// 1994-11-06 08:49:37 UTC, the RFC's example date.

@@ -3,7 +3,7 @@ import FloodgateSimulation
 import Testing
 
 /// The replay's call schedule follows WORKLOAD.md and is the same for the same seed.
-@Suite("Incident workload")
+@Suite("Incident workload", .timeLimit(.minutes(3)))
 struct WorkloadTests {
     static let hour = try! CallSchedule(Workload())
 

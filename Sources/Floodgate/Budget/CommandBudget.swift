@@ -68,7 +68,8 @@ public final class CommandBudget: Service, Sendable {
         /// The projected usage at the end of the tightest period, and that period's allowance.
         public var projected: Int
         public var allowance: Int?
-        /// Commands this budget itself sends per instance per day (its `INCRBY`s and the first-of-period `EXPIRE`s).
+        /// The most commands this budget itself sends per instance in any 24 hours: one `INCRBY` per allowance per
+        /// interval, plus an `EXPIRE` on each period key it creates (at most two day keys and two month keys).
         public var ownCommandsPerDay: Int
     }
 
@@ -112,7 +113,7 @@ public final class CommandBudget: Service, Sendable {
     public var level: Level { state.withLock { $0.level } }
 
     public var status: Status {
-        let perInterval = configuration.perMonth != nil && configuration.perDay != nil ? 2 : 1
+        let perInterval = (configuration.perDay != nil ? 1 : 0) + (configuration.perMonth != nil ? 1 : 0)
         let reports = Int(86_400_000_000_000 / max(1, configuration.interval.nanoseconds))
         return state.withLock { state in
             Status(
@@ -121,7 +122,7 @@ public final class CommandBudget: Service, Sendable {
                 usedThisMonth: state.usedThisMonth,
                 projected: state.projected,
                 allowance: configuration.perDay ?? configuration.perMonth,
-                ownCommandsPerDay: reports * perInterval + 2
+                ownCommandsPerDay: perInterval * (reports + 2)
             )
         }
     }

@@ -24,14 +24,22 @@ final class FleetHarness: @unchecked Sendable {
     final class Instance: @unchecked Sendable {
         let client: RedisClient
         let floodgate: Floodgate
+        /// The command budget and response cache beside the guards, when the instance was set up as the README does.
+        let budget: CommandBudget?
+        let cache: ResponseCache?
         let clientTask: Task<Void, any Error>
         let floodgateTask: Task<Void, any Error>
+        let companionTasks: [Task<Void, any Error>]
 
-        init(client: RedisClient, floodgate: Floodgate) {
+        init(client: RedisClient, floodgate: Floodgate, budget: CommandBudget? = nil, cache: ResponseCache? = nil) {
             self.client = client
             self.floodgate = floodgate
+            self.budget = budget
+            self.cache = cache
             clientTask = Task { try await client.run() }
             floodgateTask = Task { try await floodgate.run() }
+            companionTasks = [budget.map { budget in Task { try await budget.run() } }, cache.map { cache in Task { try await cache.run() } }]
+                .compactMap { $0 }
         }
 
         /// Tries `attempts` calls on `key`, recording each allowed one as a success; how many were allowed.
@@ -56,6 +64,10 @@ final class FleetHarness: @unchecked Sendable {
 
         /// Stops politely: the Floodgate leaves the fleet first.
         func leave() async {
+            for task in companionTasks {
+                task.cancel()
+                _ = try? await task.value
+            }
             floodgateTask.cancel()
             _ = try? await floodgateTask.value
             clientTask.cancel()
@@ -93,7 +105,8 @@ final class FleetHarness: @unchecked Sendable {
         offset: Duration = .zero,
         waitForMembership: Bool = true,
         through proxy: FaultProxy? = nil,
-        commandTimeout: Duration = .seconds(10)
+        commandTimeout: Duration = .seconds(10),
+        budget: CommandBudget.Configuration? = nil
     ) async throws -> Instance {
         var configuration = configuration
         configuration.instanceID = "i\(nextID)"
@@ -102,16 +115,25 @@ final class FleetHarness: @unchecked Sendable {
         if let proxy { clientConfiguration.port = proxy.port }
         clientConfiguration.commandTimeout = commandTimeout
         let client = try RedisClient(configuration: clientConfiguration)
+        let skewed = SkewedClock(base: clock, offset: offset)
+        // With a budget: the budget, a response cache and the guards on one client, as the README sets them up.
+        let commandBudget = try budget.map { try CommandBudget(configuration: $0, client: client, clock: skewed) }
+        let cache = try commandBudget.map { try ResponseCache(store: .redis(client), budget: $0, clock: skewed) }
         let floodgate = try Floodgate(
             configuration: configuration,
             store: .redis(client),
-            clock: SkewedClock(base: clock, offset: offset),
+            clock: skewed,
+            budget: commandBudget,
             logger: Logger(label: "test.\(configuration.instanceID)")
         )
-        let instance = Instance(client: client, floodgate: floodgate)
+        let instance = Instance(client: client, floodgate: floodgate, budget: commandBudget, cache: cache)
         instances.append(instance)
         if waitForMembership {
             try await eventually("instance \(configuration.instanceID) joins") { floodgate.status.lastMembershipRead != nil }
+        }
+        if let cache {
+            try await eventually("the budget's first report") { client.accounting.snapshot().count(component: .budget) > 0 }
+            try await eventually("the cache's invalidation mode") { cache.invalidationMode != .pending }
         }
         return instance
     }
