@@ -280,6 +280,40 @@ struct FleetCoordinationTests {
         }
     }
 
+    /// An instance cut off from Redis misses what the fleet publishes meanwhile; when its subscription comes back it
+    /// re-reads the fleet's state hash and applies the breaker opened and the back-off recorded in its absence.
+    @Test func aReconnectedInstanceReadsWhatTheFleetPublishedWhileItWasAway() async throws {
+        try await withFleet { fleet in
+            let proxy = try await FaultProxy.start(to: fleet.server.host, port: fleet.server.port)
+            defer { Task { await proxy.stop() } }
+            let breaker = BreakerPolicy(minimumCalls: 5, openDuration: .seconds(300))
+            let a = try await fleet.addInstance(Self.configuration(breaker: breaker), through: proxy)
+            let b = try await fleet.addInstance(Self.configuration(breaker: breaker))
+            let slack = try GuardKey(integration: "slack", tenant: "T1", operation: "users.list")
+            a.floodgate.record(try await a.floodgate.acquire(slack), .success)
+            proxy.set(.refuse)
+            try await eventually("a loses Redis") { !a.client.isConnected }
+            let reads = a.client.accounting.snapshot().count(component: .breaker)
+            // While a is away, b opens hubspot's breaker and is told to back off slack's tenant T1.
+            for _ in 0..<5 { b.floodgate.record(try await b.floodgate.acquire(try GuardKey(integration: "hubspot", tenant: "t")), .failure) }
+            b.floodgate.record(try await b.floodgate.acquire(slack), .throttled(retryAfter: .seconds(300)))
+            try await eventually("b's events are in the fleet's state") {
+                try await fleet.observer.hgetall("fg:{fleet}:state").count >= 2
+            }
+            #expect(a.floodgate.breakerState(of: "hubspot") == .closed, "a heard nothing")
+            proxy.set(.pass)
+            // Its resubscription (or, when the shared connection is not back yet, its first successful heartbeat once
+            // degraded) reads the state hash.
+            try await eventually("a re-reads the fleet's state") {
+                if a.floodgate.mode == .degraded { fleet.clock.advance(by: .seconds(1)) }
+                return a.floodgate.breakerState(of: "hubspot") != .closed && a.floodgate.backoffUntil(slack) != nil
+            }
+            #expect(a.client.accounting.snapshot().count(component: .breaker) > reads, "by reading the state hash")
+            let refusal = await #expect(throws: FloodgateError.self) { try await a.floodgate.acquire(slack) }
+            #expect(refusal?.code == .providerBackoff)
+        }
+    }
+
     @Test func aJoinerThatLosesRedisDecidesOnTheLocalOnlyShareInsteadOfRefusingEverything() async throws {
         try await withFleet { fleet in
             let profile = ProviderProfile.generic([.fixedWindow(limit: 400, window: .seconds(60))])

@@ -202,6 +202,37 @@ struct ResponseCacheIntegrationTests {
         }
     }
 
+    /// In publish mode invalidations ride pub/sub: what was published while the subscription was down is lost, so
+    /// the near cache is flushed when the subscription comes back, and a write made meanwhile is read afresh.
+    @Test func inPublishModeTheNearCacheIsFlushedWhenTheSubscriptionReconnects() async throws {
+        let server = try await LocalRedisServer.start(.init(arguments: ["--rename-command", "CLIENT", ""]))
+        defer { server.stop() }
+        let proxy = try await FaultProxy.start(to: server.host, port: server.port)
+        defer { Task { await proxy.stop() } }
+        var configuration = FleetHarness.clientConfiguration(server)
+        configuration.port = proxy.port
+        let client = try RedisClient(configuration: configuration)
+        let writer = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
+        let cache = try ResponseCache(store: .redis(client))
+        let other = try ResponseCache(store: .redis(writer))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for running in [client, writer] { group.addTask { try await running.run() } }
+            for running in [cache, other] { group.addTask { try await running.run() } }
+            defer { group.cancelAll() }
+            try await eventually("both caches publish") { cache.invalidationMode == .publish && other.invalidationMode == .publish }
+            for index in 0..<10 { _ = try await cache.value(for: "k\(index)", ttl: .seconds(600)) { Reply(text: "old") } }
+            #expect(cache.nearCount.entries == 10)
+            proxy.set(.refuse)
+            try await eventually("the cache's client loses Redis") { !client.isConnected }
+            // Written while the cache cannot hear: its invalidation is published to nobody.
+            try await other.set("k0", to: Reply(text: "new"), ttl: .seconds(600))
+            proxy.set(.pass)
+            try await eventually("the near cache is flushed on reconnection") { cache.nearCount.entries == 0 }
+            try await eventually("the shared connection is back") { client.isConnected }
+            #expect(try await cache.value(for: "k0", ttl: .seconds(600)) { Reply(text: "loader") } == Reply(text: "new"))
+        }
+    }
+
     @Test func theBudgetReportsItsLevelAsAMetricAndStepsDownWhenTheProjectionFalls() async throws {
         let clock = ManualClock()
         let metrics = TestMetrics()

@@ -4,33 +4,40 @@ import NIOPosix
 
 /// A loopback TCP proxy between a client and a redis-server that can delay every chunk each way, or swallow
 /// everything while keeping the connections open (a half-open path). As with TCP, a connection that lost bytes never
-/// carries anything again: after `.blackhole`, only connections made later pass.
+/// carries anything again: after `.blackhole`, only connections made later pass. `.refuse` closes every connection and
+/// refuses new ones (a server that went away, for this client only).
 final class FaultProxy: Sendable {
     enum Mode: Sendable {
         case pass
         case delay(TimeAmount)
         case blackhole
+        case refuse
     }
 
     let port: Int
     private let mode: NIOLockedValueBox<Mode>
+    private let connections: NIOLockedValueBox<[any Channel]>
     private let listener: any Channel
 
-    private init(port: Int, mode: NIOLockedValueBox<Mode>, listener: any Channel) {
+    private init(port: Int, mode: NIOLockedValueBox<Mode>, connections: NIOLockedValueBox<[any Channel]>, listener: any Channel) {
         self.port = port
         self.mode = mode
+        self.connections = connections
         self.listener = listener
     }
 
     /// Listens on a free 127.0.0.1 port and forwards each connection to `host:targetPort`.
     static func start(to host: String, port targetPort: Int) async throws -> FaultProxy {
         let mode = NIOLockedValueBox(Mode.pass)
+        let connections = NIOLockedValueBox<[any Channel]>([])
         let group = MultiThreadedEventLoopGroup.singleton
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: true)
             .childChannelInitializer { inbound in
-                ClientBootstrap(group: inbound.eventLoop)
+                if case .refuse = mode.withLockedValue({ $0 }) { return inbound.close() }
+                connections.withLockedValue { $0.append(inbound) }
+                return ClientBootstrap(group: inbound.eventLoop)
                     .connect(host: host, port: targetPort)
                     .flatMap { outbound in
                         let dead = NIOLockedValueBox(false)
@@ -41,10 +48,16 @@ final class FaultProxy: Sendable {
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
-        return FaultProxy(port: listener.localAddress!.port!, mode: mode, listener: listener)
+        return FaultProxy(port: listener.localAddress!.port!, mode: mode, connections: connections, listener: listener)
     }
 
-    func set(_ newMode: Mode) { mode.withLockedValue { $0 = newMode } }
+    func set(_ newMode: Mode) {
+        mode.withLockedValue { $0 = newMode }
+        guard case .refuse = newMode else { return }
+        for connection in connections.withLockedValue({ taken in defer { taken = [] }; return taken }) {
+            connection.close(promise: nil)
+        }
+    }
 
     func stop() async { try? await listener.close() }
 
@@ -71,7 +84,7 @@ final class FaultProxy: Sendable {
                 partner.writeAndFlush(bytes, promise: nil)
             case .delay(let amount):
                 context.eventLoop.scheduleTask(in: amount) { partner.writeAndFlush(bytes, promise: nil) }
-            case .blackhole:
+            case .blackhole, .refuse:
                 dead.withLockedValue { $0 = true }
             }
         }
