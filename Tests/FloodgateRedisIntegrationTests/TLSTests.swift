@@ -44,4 +44,30 @@ struct TLSTests {
             #expect(defaultError?.code == .tls)
         }
     }
+
+    /// A rejection will not fix itself: the client logs it as an error at the first attempt and then every 60th,
+    /// not on every attempt (the others at debug level).
+    @Test func aRejectedConnectionIsLoggedOnceEverySixtyAttempts() async throws {
+        let certificates = try await TestCertificates.make()
+        let stranger = try await TestCertificates.make()
+        defer {
+            certificates.remove()
+            stranger.remove()
+        }
+        try await withRedisServer(.init(tls: certificates.redisTLSFiles)) { server in
+            var configuration = try RedisClientConfiguration(url: "rediss://localhost:\(server.port)")
+            configuration.tls = .trusting(caCertificatePath: stranger.caCertificate)
+            configuration.reconnectBackoff = .init(initial: .milliseconds(1), maximum: .milliseconds(2))
+            let (logger, logs) = recordingLogger()
+            try await withRunningClient(configuration, logger: logger) { (client) async throws in
+                try await eventually("121 refused attempts", within: .seconds(60)) { client.accounting.connectionAttempts().failed >= 121 }
+                let errors = logs.entries.filter { $0.level == .error }
+                let attempts = client.accounting.connectionAttempts()
+                #expect(attempts.connected == 0 && attempts.failed < 180)
+                #expect(errors.count == 3, "attempts 1, 60 and 120 of \(attempts.failed): \(errors.map(\.message))")
+                #expect(errors.allSatisfy { "\($0.message)".contains("Redis rejected the connection") })
+                #expect(errors.map { $0.metadata["redis.attempts"].map { "\($0)" } } == ["1", "60", "120"])
+            }
+        }
+    }
 }

@@ -30,6 +30,26 @@ struct SidecarProcessTests {
         }
     }
 
+    /// A private redis-server dies with the process that started it, even when that process is killed outright:
+    /// `floodgate simulate` starts one, is sent `SIGKILL`, and its redis-server is gone soon after.
+    @Test func aPrivateRedisServerDiesWithAKilledParent() async throws {
+        let simulate = try ChildProcess(
+            try FloodgateProcess.executable().path,
+            arguments: ["simulate", "--minutes", "600", "--designs", "naive"],
+            environment: FloodgateProcess.environment([:])
+        )
+        defer { simulate.end(signal: SIGKILL) }
+        var redis: Int32?
+        try await eventually("floodgate simulate starts its redis-server") {
+            redis = ProcFS.children(of: simulate.pid).first { ProcFS.command(of: $0) == "redis-server" }
+            return redis != nil
+        }
+        let server = try #require(redis)
+        simulate.send(SIGKILL)
+        #expect(await simulate.waitForExit() == 128 + SIGKILL)
+        try await eventually("the orphaned redis-server is gone") { !ProcFS.isAlive(server) }
+    }
+
     /// Throttles recorded (acknowledged with 200) just before and while `SIGTERM` arrives are all in Redis after the
     /// process exits, and a restarted sidecar refuses those tenants.
     @Test func sigtermDuringLoadLosesNoAcknowledgedOutcome() async throws {
@@ -96,6 +116,53 @@ struct SidecarProcessTests {
             try await client.errorCode(ofAcquire: throttled[throttled.count - 1])
         }
         #expect(heldBack == "provider_backoff")
+        restarted.terminate()
+        #expect(try await restarted.exitStatus() == 0)
+    }
+
+    /// A breaker opening acknowledged while Redis cannot answer (paused with `SIGSTOP`) is still published when
+    /// `SIGTERM` arrives: it waits, unwritten, behind a throttle whose publish is in flight, and only the shutdown's
+    /// drain sends it once Redis resumes. A new sidecar then refuses the integration.
+    @Test func sigtermWhileRedisIsPausedStillPublishesAnAcknowledgedBreakerOpening() async throws {
+        let redis = try await LocalRedisServer.start()
+        defer { redis.stop() }
+        let sidecar = try await FloodgateProcess.serve(redisURL: redis.url)
+        try await sidecar.waitUntilShared()
+        // Permits while Redis answers: one slack call, and ten hubspot calls (the default breaker trips on 50% of at
+        // least 10 calls).
+        let (throttled, failing) = try await sidecar.withClient { client in
+            let throttled = try #require(try await client.acquire(tenant: "T9"))
+            var failing: [String] = []
+            for _ in 0..<10 {
+                failing.append(try #require(try await client.acquireResponse(integration: "hubspot", tenant: "T1").object["permit"] as? String))
+            }
+            return (throttled, failing)
+        }
+        redis.pause(true)
+        let recorded = try await sidecar.withClient { client in
+            var statuses = [try await client.record(throttled, #""status":429,"headers":{"Retry-After":"600"}"#)]
+            for permit in failing { statuses.append(try await client.record(permit, #""status":503"#)) }
+            return statuses
+        }
+        #expect(recorded.allSatisfy { $0 == .ok }, "every failure acknowledged while Redis is paused")
+        sidecar.terminate()
+        redis.pause(false)
+        #expect(try await sidecar.exitStatus() == 0, "a graceful stop; log:\n\(sidecar.log)")
+
+        let observer = try RedisClient(configuration: try RedisClientConfiguration(url: redis.url))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await observer.run() }
+            defer { group.cancelAll() }
+            let state = try await observer.hgetall("fg:{fleet}:state")
+            #expect(state["bo:slack:T9"] != nil, "the throttle in flight at SIGTERM: \(state.keys)")
+            #expect(state["cb:hubspot"].map { String(buffer: $0).hasPrefix("open:") } == true, "the opening queued behind it")
+        }
+        let restarted = try await FloodgateProcess.serve(redisURL: redis.url)
+        try await restarted.waitUntilShared()
+        let code = try await restarted.withClient { client in
+            (try await client.acquireResponse(integration: "hubspot", tenant: "T2").object["error"] as? [String: Any])?["code"] as? String
+        }
+        #expect(code == "breaker_open", "the whole fleet refuses the integration")
         restarted.terminate()
         #expect(try await restarted.exitStatus() == 0)
     }
@@ -200,9 +267,9 @@ struct SidecarConnection: Sendable {
 
     func get(_ uri: String) async throws -> TestClient.Response { try await client.get(uri) }
 
-    /// The sidecar's answer to an acquire for a slack call of `tenant`; throws when the server is gone.
-    func acquireResponse(tenant: String) async throws -> TestClient.Response {
-        try await client.post("/v1/acquire", body: ByteBuffer(string: #"{"integration":"slack","tenant":"\#(tenant)"}"#))
+    /// The sidecar's answer to an acquire for a call of `tenant` (on slack unless said); throws when the server is gone.
+    func acquireResponse(integration: String = "slack", tenant: String) async throws -> TestClient.Response {
+        try await client.post("/v1/acquire", body: ByteBuffer(string: #"{"integration":"\#(integration)","tenant":"\#(tenant)"}"#))
     }
 
     /// A permit for a slack call of `tenant`, nil when refused; throws when the server is gone.
@@ -226,5 +293,29 @@ extension TestClient.Response {
     var object: [String: Any] {
         let bytes = body.map { Array($0.readableBytesView) } ?? []
         return (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
+    }
+}
+
+/// Processes as Linux's `/proc` shows them.
+enum ProcFS {
+    /// `pid`'s children: processes whose parent is `pid`.
+    static func children(of pid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { stat(of: $0)?.parent == pid }
+    }
+
+    /// The command name of `pid` (its `comm`).
+    static func command(of pid: Int32) -> String? { stat(of: pid)?.command }
+
+    /// Whether `pid` exists and is not a zombie.
+    static func isAlive(_ pid: Int32) -> Bool { stat(of: pid).map { $0.state != "Z" } ?? false }
+
+    private static func stat(of pid: Int32) -> (command: String, state: Character, parent: Int32)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")")
+        else { return nil }
+        let rest = text[text.index(after: close)...].split(separator: " ")
+        guard rest.count > 2, let state = rest[0].first, let parent = Int32(rest[1]) else { return nil }
+        return (String(text[text.index(after: open)..<close]), state, parent)
     }
 }

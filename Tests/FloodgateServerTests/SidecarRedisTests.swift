@@ -138,4 +138,32 @@ struct SidecarSecretTests {
         #expect(!logged.isEmpty, "something was logged at trace level")
         #expect(logged.allSatisfy { !$0.contains(password) && !$0.contains(token) })
     }
+
+    /// The error path: a wrong password is refused by Redis (logged, counted, health 503) and appears nowhere either.
+    @Test func aWrongRedisPasswordAppearsNowhere() async throws {
+        let wrong = "wrong-\(UInt64.random(in: 0...UInt64.max))"
+        let server = try await LocalRedisServer.start(.init(arguments: ["--requirepass", "right-\(UInt64.random(in: 0...UInt64.max))"]))
+        defer { server.stop() }
+        let handler = InMemoryLogHandler()
+        var logger = Logger(label: "floodgate.test") { _ in handler }
+        logger.logLevel = .trace
+        let configuration = try await SidecarConfiguration.load(
+            flags: ["redis.url": "redis://:\(wrong)@127.0.0.1:\(server.port)", "floodgate.port": "0"],
+            environment: [:]
+        )
+        let sidecar = try Sidecar(configuration: configuration, logger: logger)
+        try await sidecar.makeApplication().test(.live) { client in
+            try await eventually("Redis refused the password") { (sidecar.redis?.accounting.connectionAttempts().failed ?? 0) >= 1 }
+            let health = try await client.send(.get, "/api/health")
+            #expect(health.status == .serviceUnavailable)
+            var bodies = [health.text]
+            for uri in ["/metrics", "/", "/api/dashboard"] { bodies.append(try await client.send(.get, uri).text) }
+            bodies.append(try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#).text)
+            bodies.append(try await client.send(.post, "/v1/acquire", #"{"integration":"#).text)
+            #expect(bodies.allSatisfy { !$0.contains(wrong) })
+        }
+        let logged = handler.entries.map { "\($0.message) \($0.metadata)" }
+        #expect(logged.contains { $0.contains("Redis rejected the connection") }, "the rejection is logged")
+        #expect(logged.allSatisfy { !$0.contains(wrong) })
+    }
 }

@@ -4,6 +4,8 @@ import FloodgateTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import InMemoryLogging
+import Logging
 import Testing
 
 @testable import FloodgateServer
@@ -63,24 +65,44 @@ struct SidecarTLSTests {
         try await Self.withTLSRedis { server, _ in
             let stranger = try await TestCertificates.make()
             defer { stranger.remove() }
-            let sidecar = try await makeSidecar([
+            let handler = InMemoryLogHandler()
+            var logger = Logger(label: "floodgate.test") { _ in handler }
+            logger.logLevel = .trace
+            let configuration = try await SidecarConfiguration.load(flags: [:], environment: [
                 "REDIS_URL": Self.url(server), "REDIS_TLS_CA": stranger.caCertificate, "FLOODGATE_PORT": "0",
             ])
+            let sidecar = try Sidecar(configuration: configuration, logger: logger)
             try await sidecar.makeApplication().test(.live) { client in
                 // Decisions go on locally; the sidecar reports Redis unreachable, never shared.
                 let acquired = try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#)
                 #expect(acquired.status == .ok)
+                try await eventually("two refused attempts") { (sidecar.redis?.accounting.connectionAttempts().failed ?? 0) >= 2 }
                 let health = try await client.send(.get, "/api/health")
                 #expect(health.status == .serviceUnavailable)
                 let redis = health.object["redis"] as? [String: Any]
                 #expect(redis?["reachable"] as? Bool == false)
                 #expect(redis?["connectionsOpened"] as? Int == 0)
-                #expect((redis?["connectionAttemptsFailed"] as? Int ?? 0) >= 1, "every attempt is refused and counted")
+                let failed = redis?["connectionAttemptsFailed"] as? Int ?? 0
+                #expect(failed >= 2, "every attempt is refused and counted")
                 let dashboard = try await client.send(.get, "/api/dashboard")
-                #expect((dashboard.object["connectionAttemptsFailed"] as? Int ?? 0) >= 1, "the dashboard shows them too")
+                #expect((dashboard.object["connectionAttemptsFailed"] as? Int ?? 0) >= failed, "the dashboard shows them too")
+                // The exported metric itself, as Prometheus scrapes it.
+                let metrics = try await client.send(.get, "/metrics").text
+                let exported = Self.metric(#"floodgate_redis_connection_attempts_total{outcome="failed"}"#, in: metrics)
+                #expect((exported ?? 0) >= Double(failed), "\(metrics.split(separator: "\n").filter { $0.contains("attempts") })")
+                #expect(Self.metric(#"floodgate_redis_connection_attempts_total{outcome="connected"}"#, in: metrics) ?? 0 == 0)
                 #expect(sidecar.modeName != "shared")
-                #expect(!health.text.contains(Self.password))
+                for body in [health.text, dashboard.text, metrics] { #expect(!body.contains(Self.password)) }
             }
+            // The rejection is logged as an error once (then every 60th attempt), and the password nowhere.
+            let logged = handler.entries.map { "\($0.message) \($0.metadata)" }
+            #expect(handler.entries.filter { $0.level == .error && "\($0.message)".contains("Redis rejected the connection") }.count == 1)
+            #expect(!logged.isEmpty && logged.allSatisfy { !$0.contains(Self.password) })
         }
+    }
+
+    /// The value of the sample named `sample` (name and labels, as exported) in a Prometheus text page.
+    static func metric(_ sample: String, in page: String) -> Double? {
+        page.split(separator: "\n").first { $0.hasPrefix(sample + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 }
