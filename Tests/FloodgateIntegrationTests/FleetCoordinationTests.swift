@@ -70,6 +70,7 @@ struct FleetCoordinationTests {
             let b = try await fleet.addInstance(configuration, budget: budget)
             // Both become eligible for their shares: heartbeat + skew + window (a lease's timeout) after joining.
             try await fleet.advance(by: kind.window + .seconds(2), step: .seconds(1), instances: [a, b])
+            try await fleet.settle(instances: [a, b])
             let keys = try (0..<50).map { try GuardKey(integration: "api", tenant: "tenant-\($0)", operation: kind.operation) }
             let sentBefore = (a.client.accounting.snapshot(), b.client.accounting.snapshot())
             let statsBefore = try await fleet.observer.commandStats()

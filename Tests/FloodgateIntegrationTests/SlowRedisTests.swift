@@ -60,6 +60,7 @@ struct SlowRedisTests {
             defer { Task { await proxy.stop() } }
             let a = try await fleet.addInstance(Self.configuration(), through: proxy, commandTimeout: .milliseconds(300))
             try await fleet.advance(by: .seconds(62), step: .seconds(1), instances: [a])
+            try await fleet.settle(instances: [a])
             let held = try GuardKey(integration: "api", tenant: "t")
             let pooled = try GuardKey(integration: "pooled", tenant: "t")
             // The connection stays open but nothing comes back (a half-open path dropping every packet).

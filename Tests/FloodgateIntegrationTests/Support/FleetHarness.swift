@@ -155,6 +155,15 @@ final class FleetHarness: @unchecked Sendable {
         }
     }
 
+    /// Waits until every instance has sent the heartbeat due at the clock's current instant, so no background
+    /// command is still in flight (for tests that count commands; heartbeats every second, the clock on the second).
+    func settle(instances live: [Instance]) async throws {
+        let now = clock.now
+        for instance in live {
+            try await eventually("the heartbeat at \(now) is done") { instance.floodgate.status.lastMembershipRead == now }
+        }
+    }
+
     func shutdown() async {
         for instance in instances { await instance.leave() }
         observerTask.cancel()
