@@ -66,10 +66,17 @@ let package = Package(
             // A decision runs on its caller's executor: no hop to the global executor and back per call.
             swiftSettings: strictSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
-        // The incident workload of WORKLOAD.md: call schedule, faults, overshoot counting (for `floodgate simulate`).
+        // The incident workload and its scenarios: call schedule, deploys, partitions, figures (for `floodgate simulate`).
         .target(
             name: "FloodgateSimulation",
-            dependencies: ["Floodgate", "FloodgateRedis", "FloodgateLocalRedis"],
+            dependencies: [
+                "Floodgate",
+                "FloodgateRedis",
+                "FloodgateLocalRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         // The sidecar: Floodgate over loopback HTTP for apps in any language, with health, metrics and a dashboard.

@@ -11,6 +11,8 @@ public struct CallOutcomeCounts: Sendable, Codable, Hashable {
     public var upstreamSuccesses = 0
     public var upstreamFailures = 0
     public var upstreamThrottled = 0
+    /// Failed because the instance could not reach Redis (partitions only).
+    public var failedOnRedis = 0
 
     /// Calls that went out to the upstream API.
     public var upstream: Int { upstreamSuccesses + upstreamFailures + upstreamThrottled }
@@ -26,6 +28,7 @@ public struct CallOutcomeCounts: Sendable, Codable, Hashable {
             case .upstream(.success): upstreamSuccesses += 1
             case .upstream(.failure): upstreamFailures += 1
             case .upstream(.throttled): upstreamThrottled += 1
+            case .failed: failedOnRedis += 1
             }
         }
     }

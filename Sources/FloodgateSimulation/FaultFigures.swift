@@ -13,7 +13,7 @@ struct FaultFigures {
 
     static let second: Int64 = 1_000_000_000
 
-    init(workload: Workload, log: Simulation.Log, allowed: [String: [Int64]]) {
+    init(workload: Workload, log: Simulation.Log, allowed: [SimulatedKey: [Int64]]) {
         let outageStart = workload.outageStart.components.seconds * Self.second
         let outageEnd = outageStart + Workload.outageLength.components.seconds * Self.second
         let hubspot = 1
@@ -53,24 +53,16 @@ struct FaultFigures {
         // back-off refusal outside the faults (plus the breaker's open time and the back-off's jitter).
         for (call, outcome) in log.outcomes {
             guard case .refused(let code) = outcome else { continue }
-            let integration = Workload.integrations[call.integration]
             switch code {
             case .rateLimited:
-                let times = allowed["\(call.integration):\(call.tenant)"] ?? []
-                switch Workload.policy(for: integration) {
-                case .fixedWindow(let limit, let window), .rollingWindow(let limit, let window):
-                    let length = window.components.seconds * Self.second
-                    let inWindow: Int
-                    if case .fixedWindow = Workload.policy(for: integration) {
-                        let start = (call.time / length) * length
-                        inWindow = times.filter { $0 >= start && $0 <= call.time }.count
-                    } else {
-                        inWindow = times.filter { $0 > call.time - length && $0 <= call.time }.count
-                    }
-                    if inWindow < limit { falseRejections += 1 }
-                default:
-                    break
+                // False when every limit of the key held fewer than its limit in its window at the call.
+                let times = allowed[call.key] ?? []
+                let measures = workload.policies(integration: call.integration, operation: call.operation).compactMap(UsageFigures.measure)
+                let underEvery = measures.allSatisfy { measure in
+                    let from = measure.rolling ? call.time - measure.window + 1 : call.time.floorDivided(by: measure.window) * measure.window
+                    return times.count { $0 >= from && $0 <= call.time } < measure.limit
                 }
+                if !measures.isEmpty, underEvery { falseRejections += 1 }
             case .breakerOpen:
                 let duringOutage = call.integration == hubspot && call.time >= outageStart && call.time < outageEnd + 60 * Self.second
                 if !duringOutage { falseRejections += 1 }

@@ -9,17 +9,21 @@ final class FloodgateInstance: ReplayedInstance, Sendable {
     let floodgate: Floodgate
     let cache: ResponseCache
     let budget: CommandBudget
+    private let tasks = InstanceTasks()
+    /// Grants and leases: what a decision sends itself (membership, breaker evidence and events run beside calls).
+    let ownCallComponents: Set<RedisComponent> = [.rateLimit]
 
     struct UpstreamFailed: Error {}
 
-    init(index: Int, client: RedisClient, workload: Workload, clock: ManualClock) throws {
+    /// Instance `index` of the fleet; `generation` > 0 for the ones that replaced it in deploys or after crashes.
+    init(index: Int, generation: Int = 0, client: RedisClient, workload: Workload, clock: ManualClock) throws {
         self.client = client
         var profiles: [String: ProviderProfile] = [:]
-        for integration in Workload.integrations { profiles[integration] = .generic([Workload.policy(for: integration)]) }
+        for integration in Workload.integrations { profiles[integration] = workload.profile(for: integration) }
         budget = try CommandBudget(configuration: .init(perDay: 1_000_000_000), client: client, clock: clock)
         floodgate = try Floodgate(
             configuration: FloodgateConfiguration(
-                instanceID: "sim-\(index)",
+                instanceID: generation == 0 ? "sim-\(index)" : "sim-\(index)-\(generation)",
                 profiles: profiles,
                 fleetSize: workload.instances,
                 instanceIndex: index,
@@ -32,6 +36,18 @@ final class FloodgateInstance: ReplayedInstance, Sendable {
         cache = try ResponseCache(store: .redis(client), budget: budget, clock: clock)
     }
 
+    func start() {
+        let (client, floodgate, cache, budget) = (self.client, self.floodgate, self.cache, self.budget)
+        tasks.run("client") { try await client.run() }
+        tasks.run("floodgate") { try await floodgate.run() }
+        tasks.run("cache") { try await cache.run() }
+        tasks.run("budget") { try await budget.run() }
+    }
+
+    func stop(gracefully: Bool) async {
+        await tasks.stop(order: gracefully ? ["cache", "budget", "floodgate", "client"] : ["client", "floodgate", "cache", "budget"])
+    }
+
     func call(
         _ call: SimulatedCall,
         at now: Int64,
@@ -39,11 +55,14 @@ final class FloodgateInstance: ReplayedInstance, Sendable {
         upstream: @escaping @Sendable (SimulatedCall) -> CallSchedule.Answer
     ) async throws -> SimulatedOutcome {
         let integration = Workload.integrations[call.integration]
-        let key = try GuardKey(integration: integration, tenant: "t\(call.tenant)")
+        let key = try GuardKey(
+            integration: integration,
+            tenant: "t\(call.tenant)",
+            operation: call.operation.map { Workload.slackOperations[$0].name }
+        )
         let answered = Mutex<CallSchedule.Answer?>(nil)
         let floodgate = self.floodgate
-        do {
-            _ = try await cache.value(for: "\(integration):t\(call.tenant):\(call.object)", as: String.self, ttl: workload.cacheTTL) {
+        let guarded = { @Sendable () async throws -> String? in
                 let permit = try await floodgate.acquire(key)
                 let answer = upstream(call)
                 answered.withLock { $0 = answer }
@@ -58,10 +77,19 @@ final class FloodgateInstance: ReplayedInstance, Sendable {
                     floodgate.record(permit, .throttled(retryAfter: retryAfter))
                     throw UpstreamFailed()
                 }
+        }
+        do {
+            if call.cacheable {
+                _ = try await cache.value(for: "\(integration):t\(call.tenant):\(call.object)", as: String.self, ttl: workload.cacheTTL, loader: guarded)
+            } else {
+                _ = try await guarded()
             }
         } catch let error as FloodgateError {
             return .refused(error.code)
-        } catch is UpstreamFailed {}
+        } catch is UpstreamFailed {
+        } catch is RedisClientError {
+            return .failed  // the response cache could not reach Redis (a partition)
+        }
         if let answer = answered.withLock({ $0 }) { return .upstream(answer) }
         return .servedFromCache(redis: false)
     }

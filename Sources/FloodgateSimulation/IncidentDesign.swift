@@ -27,12 +27,23 @@ final class IncidentInstance: ReplayedInstance {
     let breakerKeys: BreakerKeys
     private var rateLimitCache: [String: (count: Int, readAt: Int64)] = [:]
     private var breakerCache: [String: (openUntil: Int64, readAt: Int64)] = [:]
+    private let tasks = InstanceTasks()
+    var client: RedisClient { redis }
+    /// Every command but the cache's is sent in the call: the quota, rate-limit and breaker reads and writes.
+    let ownCallComponents: Set<RedisComponent> = [.rateLimit, .breaker, .budget]
 
     init(kind: Kind, redis: RedisClient, breakerKeys: BreakerKeys) {
         self.kind = kind
         self.redis = redis
         self.breakerKeys = breakerKeys
     }
+
+    func start() {
+        let redis = self.redis
+        tasks.run("client") { try await redis.run() }
+    }
+
+    func stop(gracefully: Bool) async { await tasks.stop(order: ["client"]) }
 
     static let second: Int64 = 1_000_000_000
 
@@ -48,24 +59,30 @@ final class IncidentInstance: ReplayedInstance {
         let day = now / (86_400 * Self.second)
         let quotaKey = "quota:\(tenant):\(day)"
         try await checkQuota(quotaKey)
+        let operation = call.operation.map { ":" + Workload.slackOperations[$0].name } ?? ""
         let cacheKey = "cache:\(integration):\(tenant):\(call.object)"
         // The entry carries its expiry on the replay's clock: Redis's own expiry runs on real time, which the replay
         // compresses (a GET that finds an expired entry is the miss it would be in real time).
-        if let cached = try await redis.labelled(.cache).getString(cacheKey), let expiresAt = Int64(cached.prefix { $0 != "|" }), expiresAt > now {
+        if call.cacheable, let cached = try await redis.labelled(.cache).getString(cacheKey),
+            let expiresAt = Int64(cached.prefix { $0 != "|" }), expiresAt > now
+        {
             return .servedFromCache(redis: true)
         }
 
-        // Rate limit: read the window's counter.
-        let (limit, window) = Self.limit(of: integration)
-        let rateKey = "rl:\(integration):\(tenant):\(now / window)"
-        let used: Int
-        if kind == .ttl, let cached = rateLimitCache[rateKey], now - cached.readAt < 5 * Self.second {
-            used = cached.count
-        } else {
-            used = Int(try await redis.labelled(.rateLimit).getString(rateKey) ?? "0") ?? 0
-            rateLimitCache[rateKey] = (used, now)
+        // Rate limits: read each window's counter (fixed windows of each limit's length).
+        var rateKeys: [(key: String, window: Int64)] = []
+        for (index, (limit, window)) in Self.limits(of: call, workload: workload).enumerated() {
+            let rateKey = "rl:\(integration):\(tenant)\(operation):\(index):\(now / window)"
+            let used: Int
+            if kind == .ttl, let cached = rateLimitCache[rateKey], now - cached.readAt < 5 * Self.second {
+                used = cached.count
+            } else {
+                used = Int(try await redis.labelled(.rateLimit).getString(rateKey) ?? "0") ?? 0
+                rateLimitCache[rateKey] = (used, now)
+            }
+            guard used < limit else { return .refused(.rateLimited) }
+            rateKeys.append((rateKey, window))
         }
-        guard used < limit else { return .refused(.rateLimited) }
         // Breaker: read its state.
         let breakerKey = "cb:\(integration)"
         let openUntil: Int64
@@ -78,11 +95,15 @@ final class IncidentInstance: ReplayedInstance {
         guard openUntil <= now else { return .refused(.breakerOpen) }
 
         let answer = upstream(call)
-        let count = try await redis.labelled(.rateLimit).incrby(rateKey)
-        if count == 1 { _ = try await redis.labelled(.rateLimit).pexpire(rateKey, milliseconds: Int(2 * window / 1_000_000)) }
-        if kind == .ttl, let cached = rateLimitCache[rateKey] { rateLimitCache[rateKey] = (cached.count + 1, cached.readAt) }
+        for (rateKey, window) in rateKeys {
+            let count = try await redis.labelled(.rateLimit).incrby(rateKey)
+            if count == 1 { _ = try await redis.labelled(.rateLimit).pexpire(rateKey, milliseconds: Int(2 * window / 1_000_000)) }
+            if kind == .ttl, let cached = rateLimitCache[rateKey] { rateLimitCache[rateKey] = (cached.count + 1, cached.readAt) }
+        }
         _ = try await redis.labelled(.budget).incrby(quotaKey)
         switch answer {
+        case .success where !call.cacheable:
+            break
         case .success:
             let ttl = workload.cacheTTL.components.seconds * Self.second
             try await redis.labelled(.cache).set(cacheKey, to: "\(now + ttl)|response", expiration: .milliseconds(Int(ttl / 1_000_000)))
@@ -116,13 +137,11 @@ final class IncidentInstance: ReplayedInstance {
         _ = try await redis.labelled(.budget).get(key)
     }
 
-    static func limit(of integration: String) -> (Int, Int64) {
-        switch Workload.policy(for: integration) {
-        case .fixedWindow(let limit, let window), .rollingWindow(let limit, let window):
-            return (limit, window.components.seconds * second)
-        default:
-            return (Int.max, 60 * second)
-        }
+    /// Each limit of the call's key as a fixed window of its length (a bucket: its rolling equivalent).
+    static func limits(of call: SimulatedCall, workload: Workload) -> [(Int, Int64)] {
+        workload.policies(integration: call.integration, operation: call.operation)
+            .compactMap(UsageFigures.measure)
+            .map { ($0.limit, $0.window) }
     }
 }
 
@@ -131,4 +150,6 @@ enum SimulatedOutcome: Sendable, Hashable {
     case servedFromCache(redis: Bool)
     case refused(FloodgateError.Code)
     case upstream(CallSchedule.Answer)
+    /// The call failed because its instance could not reach Redis (a partition).
+    case failed
 }

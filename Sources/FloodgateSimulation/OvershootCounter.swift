@@ -23,4 +23,29 @@ public struct OvershootCounter: Sendable {
         }
         return over
     }
+
+    /// Calls allowed beyond `policy`: fixed and rolling windows as above; a token bucket by replaying an exact
+    /// bucket (a call finding less than one token is over); a concurrency limit never (replayed calls take no time).
+    public func overshoot(_ times: [Int64], policy: RateLimitPolicy) -> Int {
+        switch policy {
+        case .fixedWindow(let limit, let window): return fixed(times, limit: limit, window: window.nanoseconds)
+        case .rollingWindow(let limit, let window): return rolling(times, limit: limit, window: window.nanoseconds)
+        case .tokenBucket(let rate, let period, let burst): return bucket(times, rate: rate, period: period.nanoseconds, burst: burst)
+        case .concurrency: return 0
+        }
+    }
+
+    /// `times` in nanoseconds, any order: calls that found less than one token in a bucket of `burst` tokens
+    /// refilled at `rate` per `period` (they take none).
+    public func bucket(_ times: [Int64], rate: Int, period: Int64, burst: Int) -> Int {
+        var tokens = Double(burst)
+        var last: Int64?
+        var over = 0
+        for time in times.sorted() {
+            if let last { tokens = min(Double(burst), tokens + Double(time - last) * Double(rate) / Double(period)) }
+            last = time
+            if tokens >= 1 - 1e-9 { tokens -= 1 } else { over += 1 }
+        }
+        return over
+    }
 }

@@ -1,6 +1,23 @@
+import FloodgateRedis
+
 /// One app instance of a replayed design: it makes calls, and can say — without sending anything — whether it
-/// refuses an integration or holds a tenant connection back at a moment (for the propagation figures).
+/// refuses an integration or holds a tenant connection back at a moment (for the propagation figures). It owns its
+/// Redis client and background work from ``start()`` until ``stop(gracefully:)``, so a replay can deploy, crash and
+/// replace instances.
 protocol ReplayedInstance: AnyObject {
+    /// The instance's own client (its accounting is the instance's commands).
+    var client: RedisClient { get }
+
+    /// The components whose commands a call sends itself, in the call: attributed to the call's key.
+    var ownCallComponents: Set<RedisComponent> { get }
+
+    /// Starts the client and the instance's background work.
+    func start()
+
+    /// Stops: gracefully (leaving the fleet, then closing the connection) or as a crash (the connection first, so
+    /// nothing is said to the fleet).
+    func stop(gracefully: Bool) async
+
     /// One call of the schedule at `now` (nanoseconds since 1970 on the replay's clock).
     func call(
         _ call: SimulatedCall,
@@ -14,4 +31,25 @@ protocol ReplayedInstance: AnyObject {
 
     /// Whether a call to `integration` for `tenant` at `now` would be held back by a provider's back-off.
     func holdsBack(_ integration: String, tenant: String, at now: Int64) -> Bool
+}
+
+/// Running tasks of one instance, stopped in a chosen order.
+final class InstanceTasks: @unchecked Sendable {
+    // Written by start() and stop() only, which the replay calls one after the other.
+    private var tasks: [(name: String, task: Task<Void, any Error>)] = []
+
+    func run(_ name: String, _ body: @escaping @Sendable () async throws -> Void) {
+        tasks.append((name, Task { try await body() }))
+    }
+
+    /// Cancels and awaits the tasks named in `order` first, then the rest.
+    func stop(order: [String]) async {
+        for name in order + tasks.map(\.name) where tasks.contains(where: { $0.name == name }) {
+            for (_, task) in tasks.filter({ $0.name == name }) {
+                task.cancel()
+                _ = try? await task.value
+            }
+            tasks.removeAll { $0.name == name }
+        }
+    }
 }

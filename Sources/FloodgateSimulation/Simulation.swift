@@ -34,7 +34,52 @@ public enum Simulation {
     /// What happened to the calls of one replay, for the figures.
     struct Log {
         var outcomes: [(call: SimulatedCall, outcome: SimulatedOutcome)] = []
+        /// Commands each call sent itself, in the order of ``outcomes``.
+        var ownCommands: [Int] = []
         var faults: FaultWatch
+    }
+
+    /// A change to the fleet at a moment of the replay: an instance leaves or crashes and a new one takes its place
+    /// (`replace`), or an instance's Redis is cut or restored.
+    struct FleetChange: Comparable {
+        enum Kind: Comparable {
+            case leave
+            case crash
+            case replace
+            case cut
+            case restore
+        }
+        var time: Int64
+        var slot: Int
+        var kind: Kind
+
+        static func < (lhs: FleetChange, rhs: FleetChange) -> Bool { (lhs.time, lhs.slot, lhs.kind) < (rhs.time, rhs.slot, rhs.kind) }
+
+        /// The workload's deploy, crash and partition as changes, in order.
+        static func schedule(_ workload: Workload) -> [FleetChange] {
+            var changes: [FleetChange] = []
+            let pause = workload.deployPause.nanoseconds
+            if let deployAt = workload.deployAt?.nanoseconds {
+                for slot in 0..<workload.instances {
+                    let at = deployAt + Int64(slot) * pause
+                    changes += [FleetChange(time: at, slot: slot, kind: .leave), FleetChange(time: at, slot: slot, kind: .replace)]
+                }
+            }
+            if let crashAt = workload.crashAt?.nanoseconds {
+                for slot in 0..<workload.crashCount {
+                    changes += [FleetChange(time: crashAt, slot: slot, kind: .crash), FleetChange(time: crashAt + pause, slot: slot, kind: .replace)]
+                }
+            }
+            if let partitionAt = workload.partitionAt?.nanoseconds {
+                for slot in (workload.instances - workload.partitioned)..<workload.instances {
+                    changes += [
+                        FleetChange(time: partitionAt, slot: slot, kind: .cut),
+                        FleetChange(time: partitionAt + workload.partitionFor.nanoseconds, slot: slot, kind: .restore),
+                    ]
+                }
+            }
+            return changes.filter { $0.time < workload.duration.nanoseconds }.sorted()
+        }
     }
 
     static func replay(
@@ -49,7 +94,6 @@ public enum Simulation {
         let clock = ManualClock()
         let origin = clock.now.nanosecondsSince1970
         let observer = try RedisClient(configuration: configuration)
-        let clients = try (0..<workload.instances).map { _ in try RedisClient(configuration: configuration) }
         let throttleSent = Mutex(false)
         let upstream: @Sendable (SimulatedCall) -> CallSchedule.Answer = { call in
             throttleSent.withLock { sent in
@@ -58,26 +102,40 @@ public enum Simulation {
                 return answer
             }
         }
+        let changes = FleetChange.schedule(workload)
+        // The partitioned instances reach Redis through a loopback proxy that can cut their connections.
+        var proxies: [Int: FaultProxy] = [:]
+        for change in changes where change.kind == .cut {
+            proxies[change.slot] = try await FaultProxy.start(to: configuration.host, port: configuration.port)
+        }
+        defer { for proxy in proxies.values { Task { await proxy.stop() } } }
+        let breakerKeys = IncidentInstance.BreakerKeys()
+        var generations = [Int](repeating: 0, count: workload.instances)
+        func makeInstance(_ slot: Int) throws -> any ReplayedInstance {
+            var slotConfiguration = configuration
+            if let proxy = proxies[slot] {
+                slotConfiguration.host = "127.0.0.1"
+                slotConfiguration.port = proxy.port
+            }
+            let client = try RedisClient(configuration: slotConfiguration)
+            let instance: any ReplayedInstance
+            switch name {
+            case "naive", "ttl":
+                instance = IncidentInstance(kind: name == "naive" ? .naive : .ttl, redis: client, breakerKeys: breakerKeys)
+            default:
+                instance = try FloodgateInstance(index: slot, generation: generations[slot], client: client, workload: workload, clock: clock)
+            }
+            generations[slot] += 1
+            instance.start()
+            return instance
+        }
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await observer.run() }
-            for client in clients { group.addTask { try await client.run() } }
             defer { group.cancelAll() }
             _ = try await observer.send(RedisCommand("FLUSHALL"))
             try await observer.configResetStat()
-            let instances: [any ReplayedInstance]
-            switch name {
-            case "naive", "ttl":
-                let breakerKeys = IncidentInstance.BreakerKeys()
-                instances = clients.map { IncidentInstance(kind: name == "naive" ? .naive : .ttl, redis: $0, breakerKeys: breakerKeys) }
-            default:
-                let guarded = try clients.indices.map { try FloodgateInstance(index: $0, client: clients[$0], workload: workload, clock: clock) }
-                for instance in guarded {
-                    group.addTask { try await instance.floodgate.run() }
-                    group.addTask { try await instance.cache.run() }
-                    group.addTask { try await instance.budget.run() }
-                }
-                instances = guarded
-            }
+            var instances = try (0..<workload.instances).map(makeInstance)
+            var everyInstance = instances
             var log = Log(faults: FaultWatch(workload: workload))
             log.outcomes.reserveCapacity(schedule.calls.count)
             var perMinute: [Int] = []
@@ -94,19 +152,47 @@ public enum Simulation {
                     let total = stats.values.reduce(0, +)
                     perMinute.append(total - counted)
                     counted = total
-                    let cache = clients.reduce(0) { $0 + $1.accounting.snapshot().byComponent[.cache, default: 0] }
+                    let cache = everyInstance.reduce(0) { $0 + $1.client.accounting.snapshot().byComponent[.cache, default: 0] }
                     cachePerMinute.append(cache - cacheCounted)
                     cacheCounted = cache
                 }
             }
+            var nextChange = changes.startIndex
+            /// Applies the fleet changes due by `time`, each at its own moment of the replay's clock.
+            func applyChanges(until time: Int64) async throws {
+                while nextChange < changes.endIndex, changes[nextChange].time <= time {
+                    let change = changes[nextChange]
+                    nextChange += 1
+                    clock.advance(to: WallInstant(nanosecondsSince1970: origin + change.time))
+                    switch change.kind {
+                    case .leave: await instances[change.slot].stop(gracefully: true)
+                    case .crash: await instances[change.slot].stop(gracefully: false)
+                    case .replace:
+                        instances[change.slot] = try makeInstance(change.slot)
+                        everyInstance.append(instances[change.slot])
+                    case .cut: proxies[change.slot]?.set(.refuse)
+                    case .restore: proxies[change.slot]?.set(.pass)
+                    }
+                }
+            }
             for (index, call) in schedule.calls.enumerated() {
                 try await sampleMinutes(until: Int(call.time / 60_000_000_000))
+                try await applyChanges(until: call.time)
                 clock.advance(to: WallInstant(nanosecondsSince1970: origin + call.time))
                 await Task.yield()
                 let now = origin + call.time
+                let instance = instances[call.instance]
                 log.faults.look(at: call.time, now: now, instances: instances)
-                let outcome = try await instances[call.instance].call(call, at: now, workload: workload, upstream: upstream)
+                let before = instance.client.accounting.snapshot()
+                let outcome: SimulatedOutcome
+                do {
+                    outcome = try await instance.call(call, at: now, workload: workload, upstream: upstream)
+                } catch is RedisClientError where proxies[call.instance] != nil {
+                    outcome = .failed  // a baseline's instance cut off from Redis fails its call
+                }
+                let sent = instance.client.accounting.snapshot().subtracting(before).byComponent
                 log.outcomes.append((call, outcome))
+                log.ownCommands.append(instance.ownCallComponents.reduce(0) { $0 + sent[$1, default: 0] })
                 log.faults.noteOutcome(outcome, of: call)
                 log.faults.look(at: call.time, now: now, instances: instances)
                 if index % 500 == 0 { progress?(name, Int(call.time / 60_000_000_000), index) }
@@ -116,11 +202,12 @@ public enum Simulation {
             stats["info"] = nil
             stats["config|resetstat"] = nil
             var byComponent: [String: Int] = [:]
-            for client in clients {
-                for (component, count) in client.accounting.snapshot().byComponent where component != .connection {
+            for instance in everyInstance {
+                for (component, count) in instance.client.accounting.snapshot().byComponent where component != .connection {
                     byComponent[component.name, default: 0] += count
                 }
             }
+            for instance in instances { await instance.stop(gracefully: true) }
             let wall = started.duration(to: wallClock.now)
             return DesignReport(
                 name: name,

@@ -37,6 +37,13 @@ public struct DesignReport: Sendable, Codable, Hashable {
     public var wallSeconds: Double
     /// Redis commands in each simulated minute (from INFO commandstats), for the plot.
     public var commandsPerMinute: [Int]
+    /// Coordination commands per call that do not depend on keys: membership heartbeats and the command budget's
+    /// shared counter (for the baselines, `budget` is their per-call quota check), from the instances' accounting.
+    public var fixedCoordinationCommandsPerCall: Double
+    /// Coordination commands per call spent on keys: grants, leases, breaker evidence and events, back-offs.
+    public var perKeyCoordinationCommandsPerCall: Double
+    /// Usable capacity, time to full capacity, false refusals, overloaded keys' cost (``UsageFigures``).
+    public var usage: UsageFigures
 
     init(
         name: String,
@@ -67,24 +74,28 @@ public struct DesignReport: Sendable, Codable, Hashable {
             steadyCoordinationCommandsPerCall = steadyCalls == 0 ? 0 : Double(max(0, steadyCommands)) / Double(steadyCalls)
         }
         commandsPerDay = Int(Double(commands) * 24 * 60 / Double(workload.minutes))
-        var allowed: [String: [Int64]] = [:]
+        let callCount = log.outcomes.count
+        func perCall(_ components: [String]) -> Double {
+            callCount == 0 ? 0 : Double(components.reduce(0) { $0 + byComponent[$1, default: 0] }) / Double(callCount)
+        }
+        fixedCoordinationCommandsPerCall = perCall(["membership", "budget"])
+        perKeyCoordinationCommandsPerCall = perCall(["rateLimit", "breaker", "backoff"])
+        var allowed: [SimulatedKey: [Int64]] = [:]
         for (call, outcome) in log.outcomes {
-            if case .upstream = outcome { allowed["\(call.integration):\(call.tenant)", default: []].append(call.time) }
+            if case .upstream = outcome { allowed[call.key, default: []].append(call.time) }
         }
         let counter = OvershootCounter()
         var overshoot = 0
         for (key, times) in allowed {
-            let integration = Workload.integrations[Int(key.split(separator: ":")[0])!]
-            switch Workload.policy(for: integration) {
-            case .fixedWindow(let limit, let window):
-                overshoot += counter.fixed(times, limit: limit, window: window.components.seconds * 1_000_000_000)
-            case .rollingWindow(let limit, let window):
-                overshoot += counter.rolling(times, limit: limit, window: window.components.seconds * 1_000_000_000)
-            default:
-                break
+            for policy in workload.policies(integration: key.integration, operation: key.operation) {
+                overshoot += counter.overshoot(times, policy: policy)
             }
         }
         self.overshoot = overshoot
+        usage = UsageFigures(
+            workload: workload,
+            records: log.outcomes.indices.map { UsageFigures.Record(call: log.outcomes[$0].call, outcome: log.outcomes[$0].outcome, ownCommands: log.ownCommands[$0]) }
+        )
         let faults = FaultFigures(workload: workload, log: log, allowed: allowed)
         falseRejections = faults.falseRejections
         breakerDetectionSeconds = faults.breakerDetectionSeconds
@@ -141,8 +152,34 @@ public struct WorkloadParameters: Sendable, Codable, Hashable {
     public var seed: UInt64
     public var outage: Bool
     public var throttle: Bool
+    public var routing: Workload.Routing
+    public var limits: Workload.LimitSource
+    public var limitScale: Double
+    public var hotTenants: Int
+    public var hotFactor: Double
+    public var hotIntegration: String
+    public var deployAtSeconds: Double?
+    public var deployPauseSeconds: Double
+    public var crashAtSeconds: Double?
+    public var crashCount: Int
+    public var partitionAtSeconds: Double?
+    public var partitionForSeconds: Double
+    public var partitioned: Int
 
     init(_ workload: Workload) {
+        routing = workload.routing
+        limits = workload.limits
+        limitScale = workload.limitScale
+        hotTenants = workload.hotTenants
+        hotFactor = workload.hotFactor
+        hotIntegration = Workload.integrations[workload.hotIntegration]
+        deployAtSeconds = workload.deployAt?.seconds
+        deployPauseSeconds = workload.deployPause.seconds
+        crashAtSeconds = workload.crashAt?.seconds
+        crashCount = workload.crashCount
+        partitionAtSeconds = workload.partitionAt?.seconds
+        partitionForSeconds = workload.partitionFor.seconds
+        partitioned = workload.partitioned
         instances = workload.instances
         tenants = workload.tenants
         rate = workload.rate

@@ -1,7 +1,8 @@
-import FloodgateTestSupport
 import Floodgate
 import FloodgateLocalRedis
 import FloodgateRedis
+import FloodgateSimulation
+import FloodgateTestSupport
 import Testing
 
 /// Several Floodgate instances on one real Redis: what reaches Redis, and how fast the fleet learns.

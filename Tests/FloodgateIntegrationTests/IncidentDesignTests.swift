@@ -1,8 +1,8 @@
 import Floodgate
 import FloodgateLocalRedis
 import FloodgateRedis
-@testable import FloodgateSimulation
 import Testing
+@testable import FloodgateSimulation
 
 /// The baselines' arithmetic, command by command on a real Redis: what each kind of call costs in the `naive` and
 /// `ttl` designs, from INFO commandstats.

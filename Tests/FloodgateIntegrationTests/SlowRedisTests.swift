@@ -1,6 +1,7 @@
-import FloodgateTestSupport
 import Floodgate
 import FloodgateRedis
+import FloodgateSimulation
+import FloodgateTestSupport
 import Synchronization
 import Testing
 

@@ -1,6 +1,6 @@
-import FloodgateTestSupport
 import FloodgateRESP
 import FloodgateRedis
+import FloodgateTestSupport
 import NIOCore
 import Testing
 

@@ -1,6 +1,6 @@
-import FloodgateTestSupport
 import FloodgateRESP
 import FloodgateRedis
+import FloodgateTestSupport
 import Testing
 
 @Suite("Client-side caching support", .timeLimit(.minutes(3)))

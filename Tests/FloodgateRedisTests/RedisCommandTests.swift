@@ -1,8 +1,8 @@
 import FloodgateRESP
-@testable import FloodgateRedis
-import NIOCore
 import MetricsTestKit
+import NIOCore
 import Testing
+@testable import FloodgateRedis
 
 @Suite("Commands, URLs, scripts, back-off and accounting", .timeLimit(.minutes(3)))
 struct RedisCommandTests {

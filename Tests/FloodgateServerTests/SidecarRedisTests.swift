@@ -1,13 +1,13 @@
-import FloodgateTestSupport
 import Floodgate
 import FloodgateLocalRedis
 import FloodgateRedis
+import FloodgateTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdTesting
 import InMemoryLogging
 import Logging
-import HummingbirdTesting
 import Testing
 
 @testable import FloodgateServer

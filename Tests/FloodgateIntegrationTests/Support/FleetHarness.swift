@@ -1,7 +1,8 @@
-import FloodgateTestSupport
 import Floodgate
 import FloodgateLocalRedis
 import FloodgateRedis
+import FloodgateSimulation
+import FloodgateTestSupport
 import Logging
 import Testing
 

@@ -2,19 +2,19 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// A loopback TCP proxy between a client and a redis-server that can delay every chunk each way, or swallow
+/// A loopback TCP proxy between a client and a redis-server (the simulation's partitions and the fault tests) that can delay every chunk each way, or swallow
 /// everything while keeping the connections open (a half-open path). As with TCP, a connection that lost bytes never
 /// carries anything again: after `.blackhole`, only connections made later pass. `.refuse` closes every connection and
 /// refuses new ones (a server that went away, for this client only).
-final class FaultProxy: Sendable {
-    enum Mode: Sendable {
+package final class FaultProxy: Sendable {
+    package enum Mode: Sendable {
         case pass
         case delay(TimeAmount)
         case blackhole
         case refuse
     }
 
-    let port: Int
+    package let port: Int
     private let mode: NIOLockedValueBox<Mode>
     private let connections: NIOLockedValueBox<[any Channel]>
     private let listener: any Channel
@@ -27,7 +27,7 @@ final class FaultProxy: Sendable {
     }
 
     /// Listens on a free 127.0.0.1 port and forwards each connection to `host:targetPort`.
-    static func start(to host: String, port targetPort: Int) async throws -> FaultProxy {
+    package static func start(to host: String, port targetPort: Int) async throws -> FaultProxy {
         let mode = NIOLockedValueBox(Mode.pass)
         let connections = NIOLockedValueBox<[any Channel]>([])
         let group = MultiThreadedEventLoopGroup.singleton
@@ -51,7 +51,7 @@ final class FaultProxy: Sendable {
         return FaultProxy(port: listener.localAddress!.port!, mode: mode, connections: connections, listener: listener)
     }
 
-    func set(_ newMode: Mode) {
+    package func set(_ newMode: Mode) {
         mode.withLockedValue { $0 = newMode }
         guard case .refuse = newMode else { return }
         for connection in connections.withLockedValue({ taken in defer { taken = [] }; return taken }) {
@@ -59,7 +59,7 @@ final class FaultProxy: Sendable {
         }
     }
 
-    func stop() async { try? await listener.close() }
+    package func stop() async { try? await listener.close() }
 
     /// Forwards what one side reads to the other, as the proxy's mode says.
     final class Forwarder: ChannelInboundHandler, @unchecked Sendable {
