@@ -36,9 +36,9 @@ final class FloodgateInstance: ReplayedInstance, Sendable {
         cache = try ResponseCache(store: .redis(client), budget: budget, clock: clock)
     }
 
-    func start() {
-        let (client, floodgate, cache, budget) = (self.client, self.floodgate, self.cache, self.budget)
-        tasks.run("client") { try await client.run() }
+    func start(clientTask: Task<Void, any Error>?) {
+        let (floodgate, cache, budget) = (self.floodgate, self.cache, self.budget)
+        tasks.runClient(client, adopting: clientTask)
         tasks.run("floodgate") { try await floodgate.run() }
         tasks.run("cache") { try await cache.run() }
         tasks.run("budget") { try await budget.run() }

@@ -38,9 +38,8 @@ final class IncidentInstance: ReplayedInstance {
         self.breakerKeys = breakerKeys
     }
 
-    func start() {
-        let redis = self.redis
-        tasks.run("client") { try await redis.run() }
+    func start(clientTask: Task<Void, any Error>?) {
+        tasks.runClient(redis, adopting: clientTask)
     }
 
     func stop(gracefully: Bool) async { await tasks.stop(order: ["client"]) }

@@ -11,8 +11,8 @@ protocol ReplayedInstance: AnyObject {
     /// The components whose commands a call sends itself, in the call: attributed to the call's key.
     var ownCallComponents: Set<RedisComponent> { get }
 
-    /// Starts the client and the instance's background work.
-    func start()
+    /// Starts the instance's background work, and its client unless `clientTask` already runs it.
+    func start(clientTask: Task<Void, any Error>?)
 
     /// Stops: gracefully (leaving the fleet, then closing the connection) or as a crash (the connection first, so
     /// nothing is said to the fleet).
@@ -40,6 +40,16 @@ final class InstanceTasks: @unchecked Sendable {
 
     func run(_ name: String, _ body: @escaping @Sendable () async throws -> Void) {
         tasks.append((name, Task { try await body() }))
+    }
+
+    /// Takes over a task already running (a client started before the replay reset the server's statistics).
+    func adopt(_ name: String, _ task: Task<Void, any Error>) {
+        tasks.append((name, task))
+    }
+
+    /// Runs the client, or adopts the task already running it.
+    func runClient(_ client: RedisClient, adopting task: Task<Void, any Error>?) {
+        if let task { adopt("client", task) } else { run("client") { try await client.run() } }
     }
 
     /// Cancels and awaits the tasks named in `order` first, then the rest.

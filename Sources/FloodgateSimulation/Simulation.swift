@@ -111,13 +111,16 @@ public enum Simulation {
         defer { for proxy in proxies.values { Task { await proxy.stop() } } }
         let breakerKeys = IncidentInstance.BreakerKeys()
         var generations = [Int](repeating: 0, count: workload.instances)
-        func makeInstance(_ slot: Int) throws -> any ReplayedInstance {
+        func makeClient(_ slot: Int) throws -> RedisClient {
             var slotConfiguration = configuration
             if let proxy = proxies[slot] {
                 slotConfiguration.host = "127.0.0.1"
                 slotConfiguration.port = proxy.port
             }
-            let client = try RedisClient(configuration: slotConfiguration)
+            return try RedisClient(configuration: slotConfiguration)
+        }
+        func makeInstance(_ slot: Int, client running: (RedisClient, Task<Void, any Error>)? = nil) throws -> any ReplayedInstance {
+            let client = try running?.0 ?? makeClient(slot)
             let instance: any ReplayedInstance
             switch name {
             case "naive", "ttl":
@@ -126,15 +129,25 @@ public enum Simulation {
                 instance = try FloodgateInstance(index: slot, generation: generations[slot], client: client, workload: workload, clock: clock)
             }
             generations[slot] += 1
-            instance.start()
+            instance.start(clientTask: running?.1)
             return instance
         }
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await observer.run() }
             defer { group.cancelAll() }
+            // The first fleet's connections are made before the server's statistics are reset, as a running fleet's
+            // would be: the figures count what the workload costs, not the handshakes (a deploy's are counted).
+            let clients = try (0..<workload.instances).map { slot -> (RedisClient, Task<Void, any Error>) in
+                let client = try makeClient(slot)
+                return (client, Task { try await client.run() })
+            }
+            let connectBy = ContinuousClock.now + .seconds(10)
+            while clients.contains(where: { !$0.0.isConnected }), ContinuousClock.now < connectBy {
+                try await Task.sleep(for: .milliseconds(2))
+            }
             _ = try await observer.send(RedisCommand("FLUSHALL"))
             try await observer.configResetStat()
-            var instances = try (0..<workload.instances).map(makeInstance)
+            var instances = try clients.indices.map { try makeInstance($0, client: clients[$0]) }
             var everyInstance = instances
             var log = Log(faults: FaultWatch(workload: workload))
             log.outcomes.reserveCapacity(schedule.calls.count)

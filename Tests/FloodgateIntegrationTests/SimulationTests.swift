@@ -57,4 +57,59 @@ struct SimulationTests {
         let svg = CommandPlot(report).svg
         #expect(svg.hasPrefix("<svg") && svg.components(separatedBy: "<polyline").count == 4)
     }
+
+    /// Every scenario, short: three simulated minutes (the events moved inside them), naive and floodgate. What
+    /// holds today is asserted — no overshoot for either, naive's command arithmetic, the figures computed; how far
+    /// each is from its goals is the README's matrix, not an assertion.
+    @Test(arguments: Scenario.all.filter { $0.name != "incident" }.map(\.name))
+    func aShortScenarioReplaysWithoutOvershoot(_ name: String) async throws {
+        var workload = try #require(Scenario.named(name)).workload()
+        workload.minutes = 3
+        if workload.instances > 4 { workload.rate = 20 }
+        if workload.deployAt != nil { workload.deployAt = .seconds(60) }
+        if workload.partitionAt != nil {
+            workload.partitionAt = .seconds(60)
+            workload.partitionFor = .seconds(30)
+        }
+        let report = try await Simulation.run(workload, designs: ["naive", "floodgate"])
+        let (naive, floodgate) = (report.designs[0], report.designs[1])
+        #expect(naive.calls == floodgate.calls && naive.calls > 500)
+        #expect(naive.overshoot == 0 && floodgate.overshoot == 0, "no window held more than its limit")
+        #expect(floodgate.usage.hotKeys == workload.hotTenants, "every hot tenant's key is classified hot")
+        #expect(floodgate.usage.warmKeyCalls > 0 && floodgate.usage.falseRefusalRate != nil)
+        #expect(floodgate.usage.usableCapacityFirstWindow != nil && naive.usage.overloadedCommandsPerAdmittedCall != nil)
+        if workload.deployAt != nil { #expect(floodgate.usage.usableCapacityAfterDeploy != nil) }
+        let o = naive.outcomes
+        if workload.partitionAt == nil {
+            // naive: a quota GET per call, a cache GET per cacheable call, a rate-limit GET per limit and a breaker
+            // GET per call the cache did not serve (minus what a refusal skipped).
+            #expect(o.failedOnRedis == 0 && floodgate.outcomes.failedOnRedis == 0)
+            if workload.limits == .workload {
+                let schedule = try CallSchedule(workload)
+                let cacheable = schedule.calls.count(where: \.cacheable)
+                let misses = naive.calls - o.servedFromCache
+                #expect(naive.gets == naive.calls + cacheable + 2 * misses - o.refusedByRateLimit)
+                #expect(naive.commandsByName["incrby"] == 2 * o.upstream + o.upstreamFailures + o.upstreamThrottled)
+            }
+        } else {
+            #expect(o.failedOnRedis > 0, "naive's cut-off instance fails its calls")
+        }
+        // The matrix carries both rows in every format.
+        let matrix = ScenarioMatrix(scenarios: [.init(scenario: name, summary: "", report: report)])
+        #expect(matrix.csv.split(separator: "\n").count == 3 && matrix.csv.contains("\n\(name),floodgate,\(floodgate.calls),"))
+        #expect(matrix.markdown.contains("| \(name) | naive | \(naive.calls) |"))
+        #expect(matrix.json.contains("\"usableCapacityFirstWindow\"") && matrix.json.contains("\"scenario\":\"\(name)\""))
+    }
+
+    /// The same flags and seed give the same calls and the same baseline rows.
+    @Test func aScenarioReplayIsRepeatableForTheBaselines() async throws {
+        var workload = try #require(Scenario.named("deploy")).workload()
+        workload.minutes = 2
+        workload.deployAt = .seconds(30)
+        let first = try await Simulation.run(workload, designs: ["naive", "ttl"])
+        let second = try await Simulation.run(workload, designs: ["naive", "ttl"])
+        for (a, b) in zip(first.designs, second.designs) {
+            #expect(a.calls == b.calls && a.outcomes == b.outcomes && a.commandsByName == b.commandsByName && a.usage == b.usage)
+        }
+    }
 }
