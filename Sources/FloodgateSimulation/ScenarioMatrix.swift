@@ -25,12 +25,7 @@ public struct ScenarioMatrix: Sendable, Codable, Hashable {
         self.scenarios = scenarios
     }
 
-    /// A matrix column: heading, short heading, a design's cell.
-    struct Column: Sendable {
-        let heading: String
-        let short: String
-        let value: @Sendable (DesignReport) -> String
-    }
+    typealias Column = SimulationReport.Column
 
     static func percent(_ value: Double?) -> String { value.map { format2($0 * 100) + "%" } ?? "-" }
     static func seconds(_ value: Double?, measured: Bool) -> String { value.map(format2) ?? (measured ? "never" : "-") }
@@ -38,8 +33,9 @@ public struct ScenarioMatrix: Sendable, Codable, Hashable {
     static let columns: [Column] = [
         Column(heading: "calls", short: "calls") { String($0.calls) },
         Column(heading: "commands/call", short: "cmd/call") { format2($0.commandsPerCall) },
-        Column(heading: "coordination/call fixed", short: "fixed") { format4($0.fixedCoordinationCommandsPerCall) },
-        Column(heading: "coordination/call per key", short: "per key") { format4($0.perKeyCoordinationCommandsPerCall) },
+        Column(heading: "coordination/call", short: "coord") { format4($0.coordinationCommandsPerCall) },
+        Column(heading: "fixed (scripts once)", short: "fixed") { format4($0.fixedCoordinationCommandsPerCall) },
+        Column(heading: "per key (scripts once)", short: "per key") { format4($0.perKeyCoordinationCommandsPerCall) },
         Column(heading: "usable capacity steady", short: "usable") { percent($0.usage.usableCapacitySteady) },
         Column(heading: "usable capacity first window", short: "1st win") { percent($0.usage.usableCapacityFirstWindow) },
         Column(heading: "usable capacity after deploy", short: "deploy") { percent($0.usage.usableCapacityAfterDeploy) },

@@ -73,12 +73,14 @@ public struct UsageFigures: Sendable, Codable, Hashable {
             }
         }
         hotKeys = hot.count
+        // In key order, so that sums of shares come out the same to the last bit on every run.
+        let hotInOrder = hot.sorted { $0.key < $1.key }
 
         // Capacity in aligned windows (or the run, for a window longer than it).
         func share(from start: Int64) -> (share: Double, end: Int64)? {
             var shares: [Double] = []
             var windowEnd = start
-            for (key, measure) in hot {
+            for (key, measure) in hotInOrder {
                 let length = min(measure.window, end)
                 let windowStart = measure.window <= end ? start.roundedUp(to: length) : 0
                 guard windowStart + length <= end else { continue }
@@ -93,7 +95,7 @@ public struct UsageFigures: Sendable, Codable, Hashable {
         usableCapacityAfterDeploy = disruption.flatMap { share(from: $0.start)?.share }
         // Steady: every aligned window after the first that overlaps no disruption.
         var steady: [Double] = []
-        for (key, measure) in hot where measure.window < end {
+        for (key, measure) in hotInOrder where measure.window < end {
             var start = measure.window
             while start + measure.window <= end {
                 let disturbed = disruption.map { start < $0.end + measure.window && start + measure.window > $0.start } ?? false

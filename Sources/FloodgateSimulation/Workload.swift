@@ -97,21 +97,13 @@ public struct Workload: Sendable, Hashable {
     /// The limits of a call on `integration` (an index into ``integrations``) and, for slack under the profiles,
     /// `operation` (an index into ``slackOperations``).
     public func policies(integration: Int, operation: Int?) -> [RateLimitPolicy] {
-        let name = Self.integrations[integration]
-        switch limits {
-        case .workload:
-            return [Self.policy(for: name)]
-        case .profiles:
-            let profile: ProviderProfile
-            switch name {
-            case "slack": profile = .slack()
-            case "hubspot": profile = .hubSpot()
-            default: profile = .salesforce()
-            }
-            // The key's validity is the workload's (fixed names): this cannot fail.
-            let key = try? GuardKey(integration: name, tenant: "t", operation: operation.map { Self.slackOperations[$0].name })
-            return (key.map { profile.policies(for: $0) } ?? []).map { $0.scaled(by: limitScale) }
-        }
+        // The workload's names are valid keys: this cannot fail.
+        guard let key = try? GuardKey(
+            integration: Self.integrations[integration],
+            tenant: "t",
+            operation: operation.map { Self.slackOperations[$0].name }
+        ) else { return [] }
+        return profile(for: key.integration).policies(for: key)
     }
 
     /// The provider profile of `integration` as the replay's Floodgate instances use it.

@@ -1,3 +1,4 @@
+import FloodgateLocalRedis
 import FloodgateRESP
 import FloodgateRedis
 import FloodgateTestSupport
@@ -22,7 +23,8 @@ struct TLSTests {
         }
     }
 
-    @Test func refusesAServerSignedByAnotherCA() async throws {
+    /// A TLS-only server, and a client configuration trusting another CA than the one that signed it.
+    static func withServerSignedByAnotherCA(_ body: (LocalRedisServer, RedisClientConfiguration) async throws -> Void) async throws {
         let certificates = try await TestCertificates.make()
         let stranger = try await TestCertificates.make()
         defer {
@@ -32,6 +34,12 @@ struct TLSTests {
         try await withRedisServer(.init(tls: certificates.redisTLSFiles)) { server in
             var configuration = try RedisClientConfiguration(url: "rediss://localhost:\(server.port)")
             configuration.tls = .trusting(caCertificatePath: stranger.caCertificate)
+            try await body(server, configuration)
+        }
+    }
+
+    @Test func refusesAServerSignedByAnotherCA() async throws {
+        try await Self.withServerSignedByAnotherCA { server, configuration in
             let error = await #expect(throws: RedisClientError.self) {
                 try await connectOnce(configuration)
             }
@@ -48,15 +56,8 @@ struct TLSTests {
     /// A rejection will not fix itself: the client logs it as an error at the first attempt and then every 60th,
     /// not on every attempt (the others at debug level).
     @Test func aRejectedConnectionIsLoggedOnceEverySixtyAttempts() async throws {
-        let certificates = try await TestCertificates.make()
-        let stranger = try await TestCertificates.make()
-        defer {
-            certificates.remove()
-            stranger.remove()
-        }
-        try await withRedisServer(.init(tls: certificates.redisTLSFiles)) { server in
-            var configuration = try RedisClientConfiguration(url: "rediss://localhost:\(server.port)")
-            configuration.tls = .trusting(caCertificatePath: stranger.caCertificate)
+        try await Self.withServerSignedByAnotherCA { _, configuration in
+            var configuration = configuration
             configuration.reconnectBackoff = .init(initial: .milliseconds(1), maximum: .milliseconds(2))
             let (logger, logs) = recordingLogger()
             try await withRunningClient(configuration, logger: logger) { (client) async throws in
