@@ -5,18 +5,33 @@ public struct Scenario: Sendable {
     public let name: String
     public let summary: String
     private let configure: @Sendable (inout Workload) -> Void
+    private let events: @Sendable (inout Workload) -> Void
 
-    init(_ name: String, _ summary: String, _ configure: @escaping @Sendable (inout Workload) -> Void) {
+    /// `configure` sets the scenario's options; `events` places its deploys, crashes and partitions in the run, from
+    /// its duration (so they stay inside a run made shorter or longer by `--minutes`).
+    init(
+        _ name: String,
+        _ summary: String,
+        _ configure: @escaping @Sendable (inout Workload) -> Void,
+        events: @escaping @Sendable (inout Workload) -> Void = { _ in }
+    ) {
         self.name = name
         self.summary = summary
         self.configure = configure
+        self.events = events
     }
 
-    /// The scenario's workload, from the incident's.
+    /// The scenario's workload, from the incident's, with its events placed.
     public func workload(from base: Workload = Workload()) -> Workload {
         var workload = base
         configure(&workload)
+        events(&workload)
         return workload
+    }
+
+    /// Places the scenario's events again in `workload` (after its duration changed).
+    public func placeEvents(in workload: inout Workload) {
+        events(&workload)
     }
 
     /// Every scenario, in the order of the matrix.
@@ -32,7 +47,8 @@ public struct Scenario: Sendable {
             $0.minutes = 20
             $0.hotTenants = 5
             $0.hotFactor = 2
-            $0.deployAt = .seconds(400)
+        } events: {
+            $0.deployAt = $0.duration / 3
         },
         Scenario("long-window", "the provider profiles scaled to 0.5% (Salesforce: 500 per rolling 24 h); 3 tenants at 2x their Salesforce limit; a rolling restart halfway") {
             $0.minutes = 20
@@ -41,7 +57,8 @@ public struct Scenario: Sendable {
             $0.hotIntegration = 2
             $0.hotTenants = 3
             $0.hotFactor = 2
-            $0.deployAt = .seconds(600)
+        } events: {
+            $0.deployAt = $0.duration / 2
         },
         Scenario("overload", "10 tenants offered 4x their slack limit") {
             $0.minutes = 20
@@ -55,13 +72,14 @@ public struct Scenario: Sendable {
             $0.hotTenants = 5
             $0.hotFactor = 2
         },
-        Scenario("partition", "one of the four instances loses Redis for 60 s a third into the run; 5 tenants at 2x") {
+        Scenario("partition", "one instance loses Redis for 60 s (at most a sixth of the run) a third into the run; 5 tenants at 2x") {
             $0.minutes = 15
             $0.hotTenants = 5
             $0.hotFactor = 2
-            $0.partitionAt = .seconds(300)
-            $0.partitionFor = .seconds(60)
             $0.partitioned = 1
+        } events: {
+            $0.partitionAt = $0.duration / 3
+            $0.partitionFor = min(.seconds(60), $0.duration / 6)
         },
     ]
 

@@ -70,12 +70,9 @@ struct SimulateCommand: AsyncParsableCommand {
         writeToStandardError("\r\(design): simulated minute \(minute), \(calls) calls   ")
     }
 
-    /// Sets the options given as flags on `workload` (a scenario's or the incident's).
-    func applyFlags(to workload: inout Workload) throws {
-        func seconds(_ value: Double, _ flag: String) throws -> Duration {
-            guard value.isFinite, value >= 0 else { throw ValidationError("\(flag) must be a non-negative number of seconds") }
-            return .milliseconds(Int64(value * 1_000))
-        }
+    /// Sets the options given as flags on `workload` (a scenario's or the incident's), placing the scenario's events
+    /// in the run as it ends up (those given as flags win), and validates it.
+    func applyFlags(to workload: inout Workload, scenario: Scenario?) throws {
         if let instances { workload.instances = instances }
         if let tenants { workload.tenants = tenants }
         if let rate { workload.rate = rate }
@@ -107,6 +104,23 @@ struct SimulateCommand: AsyncParsableCommand {
             }
             workload.hotIntegration = index
         }
+        if noOutage { workload.outage = false }
+        if noThrottle { workload.throttle = false }
+        scenario?.placeEvents(in: &workload)
+        try applyEventFlags(to: &workload)
+        do {
+            try workload.validate()
+        } catch let error as FloodgateError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    /// The deploy, crash and partition flags.
+    func applyEventFlags(to workload: inout Workload) throws {
+        func seconds(_ value: Double, _ flag: String) throws -> Duration {
+            guard value.isFinite, value >= 0 else { throw ValidationError("\(flag) must be a non-negative number of seconds") }
+            return .milliseconds(Int64(value * 1_000))
+        }
         if let deployAt { workload.deployAt = try seconds(deployAt, "--deploy-at") }
         if let deployPause { workload.deployPause = try seconds(deployPause, "--deploy-pause") }
         if let crashAt { workload.crashAt = try seconds(crashAt, "--crash-at") }
@@ -114,13 +128,6 @@ struct SimulateCommand: AsyncParsableCommand {
         if let partitionAt { workload.partitionAt = try seconds(partitionAt, "--partition-at") }
         if let partitionFor { workload.partitionFor = try seconds(partitionFor, "--partition-for") }
         if let partitioned { workload.partitioned = partitioned }
-        if noOutage { workload.outage = false }
-        if noThrottle { workload.throttle = false }
-        do {
-            try workload.validate()
-        } catch let error as FloodgateError {
-            throw ValidationError(error.message)
-        }
     }
 
     func run() async throws {
@@ -142,7 +149,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let chosen: [Scenario?] = scenarios.map { $0.map(Optional.some) } ?? [nil]
         let runs = try chosen.map { scenario -> (Scenario?, Workload) in
             var workload = scenario?.workload() ?? Workload()
-            try applyFlags(to: &workload)
+            try applyFlags(to: &workload, scenario: scenario)
             return (scenario, workload)
         }
         let names = designs.split(separator: ",").map { String($0) }

@@ -63,14 +63,12 @@ struct SimulationTests {
     /// each is from its goals is the README's matrix, not an assertion.
     @Test(arguments: Scenario.all.filter { $0.name != "incident" }.map(\.name))
     func aShortScenarioReplaysWithoutOvershoot(_ name: String) async throws {
-        var workload = try #require(Scenario.named(name)).workload()
+        let scenario = try #require(Scenario.named(name))
+        var workload = scenario.workload()
         workload.minutes = 3
         if workload.instances > 4 { workload.rate = 20 }
-        if workload.deployAt != nil { workload.deployAt = .seconds(60) }
-        if workload.partitionAt != nil {
-            workload.partitionAt = .seconds(60)
-            workload.partitionFor = .seconds(30)
-        }
+        scenario.placeEvents(in: &workload)  // inside the three minutes, as `--minutes 3` would
+        #expect(workload.deployAt.map { $0 < workload.duration } ?? true && workload.partitionAt.map { $0 < workload.duration } ?? true)
         let report = try await Simulation.run(workload, designs: ["naive", "floodgate"])
         let (naive, floodgate) = (report.designs[0], report.designs[1])
         #expect(naive.calls == floodgate.calls && naive.calls > 500)
@@ -103,9 +101,10 @@ struct SimulationTests {
 
     /// The same flags and seed give the same calls and the same baseline rows.
     @Test func aScenarioReplayIsRepeatableForTheBaselines() async throws {
-        var workload = try #require(Scenario.named("deploy")).workload()
+        let scenario = try #require(Scenario.named("deploy"))
+        var workload = scenario.workload()
         workload.minutes = 2
-        workload.deployAt = .seconds(30)
+        scenario.placeEvents(in: &workload)
         let first = try await Simulation.run(workload, designs: ["naive", "ttl"])
         let second = try await Simulation.run(workload, designs: ["naive", "ttl"])
         for (a, b) in zip(first.designs, second.designs) {

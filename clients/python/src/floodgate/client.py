@@ -29,18 +29,16 @@ class Permit:
 class Floodgate:
     """A client of one sidecar (`floodgate serve`). Thread-safe: each thread keeps its own keep-alive connection.
 
-    `url` is `http://host:port` or `unix:///path/to/socket`; `timeout` bounds every request (seconds).
+    `url` is `http://host:port`; `timeout` bounds every request (seconds).
     """
 
     def __init__(self, url: str = "http://127.0.0.1:8080", token: Optional[str] = None, timeout: float = 2.0) -> None:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "unix"):
-            raise ValueError(f"Floodgate URL must be http://host:port or unix:///path, not {url!r}")
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"Floodgate URL must be http://host:port, not {url!r}")
         self.url = url.rstrip("/")
-        self._scheme = parts.scheme
-        self._host = parts.hostname or "127.0.0.1"
+        self._host = parts.hostname
         self._port = parts.port or 80
-        self._socket_path = parts.path
         self.token = token
         self.timeout = timeout
         self._local = threading.local()
@@ -50,10 +48,7 @@ class Floodgate:
     def _connection(self) -> http.client.HTTPConnection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            if self._scheme == "unix":
-                connection = _UnixConnection(self._socket_path, self.timeout)
-            else:
-                connection = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+            connection = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
             self._local.connection = connection
         return connection
 
@@ -202,17 +197,3 @@ class AsyncFloodgate:
 
     async def health(self) -> Dict[str, Any]:
         return await asyncio.to_thread(self.sync.health)
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP over a Unix domain socket (a sidecar started with `--socket PATH`)."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
