@@ -203,6 +203,28 @@ struct ResponseCacheIntegrationTests {
         }
     }
 
+    /// With Redis unreachable the cache is a near cache in front of the loader: a miss loads from the source instead
+    /// of failing the call, a read without loader is a miss, and the failed Redis reads and writes are counted.
+    @Test func withRedisDownAMissLoadsFromTheSourceInsteadOfFailing() async throws {
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let client = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
+        let cache = try ResponseCache(store: .redis(client))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            defer { group.cancelAll() }
+            _ = try await client.ping()
+            server.kill()
+            try await eventually("the client notices") { !client.isConnected }
+            #expect(try await cache.value(for: "k", ttl: .seconds(60)) { Reply(text: "from the source") } == Reply(text: "from the source"))
+            #expect(try await cache.get("other", as: Reply.self) == nil, "a read without a loader is a miss")
+            #expect(try await cache.value(for: "k", ttl: .seconds(60)) { Reply(text: "not again") } == Reply(text: "from the source"), "kept near")
+            let statistics = cache.statistics
+            #expect(statistics.loads == 1 && statistics.nearHits == 1)
+            #expect(statistics.redisErrors == 3, "the two reads and the write that could not reach Redis")
+        }
+    }
+
     /// In publish mode invalidations ride pub/sub: what was published while the subscription was down is lost, so
     /// the near cache is flushed when the subscription comes back, and a write made meanwhile is read afresh.
     @Test func inPublishModeTheNearCacheIsFlushedWhenTheSubscriptionReconnects() async throws {

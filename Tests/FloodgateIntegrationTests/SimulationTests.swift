@@ -91,6 +91,7 @@ struct SimulationTests {
             }
         } else {
             #expect(o.failedOnRedis > 0, "naive's cut-off instance fails its calls")
+            #expect(floodgate.outcomes.failedOnRedis == 0, "floodgate's decides on what it holds, its cache loads from the source")
         }
         // The matrix carries both rows in every format.
         let matrix = ScenarioMatrix(scenarios: [.init(scenario: name, summary: "", report: report)])

@@ -90,6 +90,8 @@ public final class ResponseCache: Service, Sendable {
         public var loads = 0
         public var negativeHits = 0
         public var staleServed = 0
+        /// Redis reads or writes that failed (Redis unreachable): each read counted as a miss, each write skipped.
+        public var redisErrors = 0
 
         /// Near hits over all reads.
         public var nearHitRatio: Double {
@@ -164,7 +166,8 @@ public final class ResponseCache: Service, Sendable {
     // MARK: Reading
 
     /// The value for `key`: from the near cache, else Redis, else `loader` (whose result fills both tiers; nil is
-    /// remembered as a miss for `negativeTTL`).
+    /// remembered as a miss for `negativeTTL`). With Redis unreachable its read is a miss and its write is skipped
+    /// (``Statistics/redisErrors``): the call loads from the source rather than fail.
     public func value<Value: Codable & Sendable>(
         for key: String,
         as type: Value.Type = Value.self,
@@ -190,7 +193,7 @@ public final class ResponseCache: Service, Sendable {
         case .fresh(let value), .stale(let value):
             return value as? Value
         case .miss:
-            return try await singleFlight(key) { try await self.readRedis(key, as: type, at: now) } as? Value
+            return try await singleFlight(key) { try await self.readRedisOrMiss(key, as: type, at: now) } as? Value
         }
     }
 
@@ -248,7 +251,7 @@ public final class ResponseCache: Service, Sendable {
         skipRedis: Bool = false
     ) async throws -> Value? {
         let now = clock.now().nanosecondsSince1970
-        if !skipRedis, let found = try await readRedis(key, as: type, at: now) { return found }
+        if !skipRedis, let found = try await readRedisOrMiss(key, as: type, at: now) { return found }
         state.withLock { $0.statistics.loads += 1 }
         guard let value = try await loader() else {
             remember(key, value: nil, bytes: key.utf8.count + 64, expiresAt: now + configuration.negativeTTL.nanoseconds, at: now)
@@ -256,8 +259,26 @@ public final class ResponseCache: Service, Sendable {
         }
         let encoded = try JSONEncoder().encode(value)
         remember(key, value: value, bytes: encoded.count + key.utf8.count + 64, expiresAt: now + ttl.nanoseconds, at: now)
-        if let redis { try await write(key, encoded, ttl: ttl, at: now, via: redis) }
+        if let redis {
+            do {
+                try await write(key, encoded, ttl: ttl, at: now, via: redis)
+            } catch is RedisClientError {
+                // The caller has its value; the fleet's tier just does not get it this time.
+                state.withLock { $0.statistics.redisErrors += 1 }
+            }
+        }
         return value
+    }
+
+    /// `readRedis`, with Redis unreachable a miss: the caller loads from the source rather than fail (never a stale
+    /// value: nothing is served that Redis did not answer).
+    private func readRedisOrMiss<Value: Codable & Sendable>(_ key: String, as type: Value.Type, at now: Int64) async throws -> Value? {
+        do {
+            return try await readRedis(key, as: type, at: now)
+        } catch is RedisClientError {
+            state.withLock { $0.statistics.redisErrors += 1 }
+            return nil
+        }
     }
 
     /// One `GET`; a found value fills the near cache until the moment it expires in Redis (the value carries its
