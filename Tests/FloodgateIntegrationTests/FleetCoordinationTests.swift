@@ -282,6 +282,29 @@ struct FleetCoordinationTests {
         }
     }
 
+    /// An instance says `shared` only once it has read the fleet's state: heartbeats alone do not make it shared.
+    /// With `SUBSCRIBE` refused it can neither hear the fleet's events nor read its state on subscribing, so it stays
+    /// `degraded` however many heartbeats Redis answers; on a normal server it is shared knowing the fleet's back-offs.
+    @Test func anInstanceIsSharedOnlyOnceItHasReadTheFleetsState() async throws {
+        try await withFleet(redis: .init(arguments: ["--rename-command", "SUBSCRIBE", ""])) { fleet in
+            let a = try await fleet.addInstance(Self.configuration())
+            try await fleet.advance(by: .seconds(5), step: .seconds(1), instances: [a])
+            #expect(a.floodgate.status.lastMembershipRead != nil, "its heartbeats are answered")
+            #expect(a.floodgate.mode == .degraded, "but it has not read the fleet's state")
+        }
+        try await withFleet { fleet in
+            let a = try await fleet.addInstance(Self.configuration())
+            let key = try GuardKey(integration: "slack", tenant: "T1", operation: "users.list")
+            a.floodgate.record(try await a.floodgate.acquire(key), .throttled(retryAfter: .seconds(300)))
+            try await eventually("the throttle is in the fleet's state") {
+                try await fleet.observer.hgetall("fg:{fleet}:state")["bo:slack:T1"] != nil
+            }
+            let joiner = try await fleet.addInstance(Self.configuration(), waitForMembership: false)
+            try await eventually("the joiner coordinates") { joiner.floodgate.mode == .shared }
+            #expect(joiner.floodgate.backoffUntil(key) != nil, "shared implies the fleet's back-offs are known")
+        }
+    }
+
     /// An instance cut off from Redis misses what the fleet publishes meanwhile; when its subscription comes back it
     /// re-reads the fleet's state hash and applies the breaker opened and the back-off recorded in its absence.
     @Test func aReconnectedInstanceReadsWhatTheFleetPublishedWhileItWasAway() async throws {

@@ -151,6 +151,7 @@ extension Floodgate {
             let events = try await fleet.currentEvents(component: .breaker)
             let now = clock.now().nanosecondsSince1970
             for event in events { applyFleetEvent(event, at: now) }
+            engine.withLock { $0.fleetStateRead = true }
         } catch {
             coordinationFailed(error, doing: "reading the fleet's state")
         }

@@ -77,8 +77,9 @@ public final class Floodgate: Service, Sendable {
         (work, workSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
-    /// Whether this instance coordinates through Redis (`shared`), runs on its own because Redis is unreachable
-    /// (`degraded`), or never uses Redis (`localOnly`: `SUSPEND_REDIS` or the memory store).
+    /// Whether this instance coordinates through Redis (`shared`: a heartbeat answered and the fleet's state has been
+    /// read), runs on its own because Redis is unreachable or not read yet (`degraded`), or never uses Redis
+    /// (`localOnly`: `SUSPEND_REDIS` or the memory store).
     public enum Mode: String, Sendable, Hashable {
         case shared
         case degraded
@@ -88,7 +89,7 @@ public final class Floodgate: Service, Sendable {
     /// The current mode.
     public var mode: Mode {
         guard fleet != nil else { return .localOnly }
-        return engine.withLock { $0.healthy } ? .shared : .degraded
+        return engine.withLock { $0.healthy && $0.fleetStateRead } ? .shared : .degraded
     }
 
     // MARK: Guarding calls

@@ -116,6 +116,9 @@ struct GuardEngine: Sendable {
     var view: MembershipView?
     /// Whether Redis answered the last coordination command (fleet mode only).
     var healthy = false
+    /// Whether the fleet's state hash (breakers, back-offs in force) has been read since start: until then this
+    /// instance may not know of a back-off the fleet holds, so it does not report itself `shared`.
+    var fleetStateRead = false
     /// Bumped whenever the view or health changes, so scopes recompute their shares.
     var epoch = 0
     var generator: SeededGenerator
