@@ -47,12 +47,13 @@ struct ServeCommand: AsyncParsableCommand {
         let app = sidecar.makeApplication { channel in
             let address = channel.localAddress
             let bound = "http://\(configuration.host):\(address?.port ?? configuration.port)"
-            print(
-                """
+            // Written at once: `print` is block-buffered when standard output is not a terminal (a supervisor, a
+            // log file), so the banner would appear only at exit.
+            FileHandle.standardOutput.write(Data("""
                 floodgate serving on \(bound) — mode \(sidecar.startingModeDescription)
                   dashboard \(bound)/   health \(bound)/api/health   metrics \(bound)/metrics   API \(bound)/v1 (openapi.yaml)
-                """
-            )
+
+                """.utf8))
         }
         do {
             try await app.runService()

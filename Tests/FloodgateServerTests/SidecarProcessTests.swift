@@ -57,6 +57,11 @@ struct SidecarProcessTests {
         defer { redis.stop() }
         let sidecar = try await FloodgateProcess.serve(redisURL: redis.url)
         try await sidecar.waitUntilShared()
+        // Its output goes to a file (block-buffered): the banner is there while it runs, not only at exit.
+        #expect(sidecar.log.contains("floodgate serving on http://127.0.0.1:\(sidecar.port)"), "\(sidecar.log)")
+        let acquired = try await sidecar.withClient { client in try await client.acquireResponse(tenant: "T0") }
+        let text = String(buffer: try #require(acquired.body))
+        #expect(text.contains(#""key":"slack/T0""#), "slashes unescaped: \(text)")
 
         let acknowledged = AcknowledgedTenants()
         let signalAfter = 100

@@ -162,7 +162,7 @@ struct GuardRoutes: Sendable {
 /// One encoder for every response (its configuration never changes after this; encoding is thread-safe).
 let responseEncoder: JSONEncoder = {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]  // keys read "slack/T1/chat.postMessage"
     return encoder
 }()
 
