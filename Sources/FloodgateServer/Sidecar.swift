@@ -1,5 +1,6 @@
 import Floodgate
 import FloodgateRedis
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -120,15 +121,34 @@ public final class Sidecar: Sendable {
         return services
     }
 
+    /// Where the server listens: the Unix domain socket when one is configured (a stale one from an earlier run is
+    /// removed first), else the host and port.
+    var address: BindAddress {
+        guard let path = configuration.socketPath else { return .hostname(configuration.host, port: configuration.port) }
+        if (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeSocket {
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        return .unixDomainSocket(path: path)
+    }
+
+    /// Keeps other users off the Unix domain socket: mode 0600, right after it is bound (before the banner).
+    func restrictSocket() {
+        guard let path = configuration.socketPath else { return }
+        try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+    }
+
     /// The application: the routes, bound to the configured address, with the sidecar's services.
     public func makeApplication(
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
             router: makeRouter(),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "floodgate"),
+            configuration: .init(address: address, serverName: "floodgate"),
             services: services,
-            onServerRunning: onServerRunning,
+            onServerRunning: { channel in
+                self.restrictSocket()
+                await onServerRunning(channel)
+            },
             logger: logger
         )
     }

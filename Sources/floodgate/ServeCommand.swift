@@ -20,6 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Address to bind (floodgate.host; default 127.0.0.1).") var host: String?
     @Option(help: "Port to bind (floodgate.port; default 8080; 0 picks a free port).") var port: String?
+    @Option(help: "Serve on this Unix domain socket instead of TCP, mode 0600 (floodgate.socket).") var socket: String?
     @Option(help: "Redis URL (redis.url): redis://[user:password@]host:port[/db] or rediss://. Default: no Redis, local-only.")
     var redis: String?
     @Option(name: .customLong("redis-ca"), help: "PEM file of the CA that signed the rediss:// server (redis.tls.ca; default: system trust roots).")
@@ -31,6 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
         var flags: [String: String] = [:]
         flags["floodgate.host"] = host
         flags["floodgate.port"] = port
+        flags["floodgate.socket"] = socket
         flags["redis.url"] = redis
         flags["redis.tls.ca"] = redisCA
         flags["floodgate.token"] = token
@@ -46,7 +48,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let app = sidecar.makeApplication { channel in
             let address = channel.localAddress
-            let bound = "http://\(configuration.host):\(address?.port ?? configuration.port)"
+            let bound = configuration.socketPath.map { "http+unix://\($0)" }
+                ?? "http://\(configuration.host):\(address?.port ?? configuration.port)"
             // Written at once: `print` is block-buffered when standard output is not a terminal (a supervisor, a
             // log file), so the banner would appear only at exit.
             FileHandle.standardOutput.write(Data("""

@@ -5,6 +5,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -18,6 +19,8 @@ struct SidecarProcessTests {
         (["serve"], ["REDIS_URL": "redis://:not-for-stderr@127.0.0.1:notaport"], "REDIS_URL"),
         (["serve", "--redis-ca", "/nonexistent/ca.pem", "--redis", "rediss://127.0.0.1:6380"], [:], "REDIS_TLS_CA"),
         (["serve", "--redis-ca", "/etc/passwd", "--redis", "rediss://127.0.0.1:6380"], [:], "REDIS_TLS_CA"),
+        (["serve", "--socket", "/nonexistent/floodgate.sock"], [:], "FLOODGATE_SOCKET"),
+        (["serve"], ["FLOODGATE_SOCKET": "/etc/passwd"], "FLOODGATE_SOCKET"),
         (["serve", "--no-such-flag"], [:], "--no-such-flag"),
     ] as [([String], [String: String], String)])
     func invalidConfigurationExitsWithStatus2AndNamesTheKey(arguments: [String], environment: [String: String], named: String) async throws {
@@ -28,6 +31,43 @@ struct SidecarProcessTests {
         if named != "--no-such-flag" {
             #expect(run.output.split(separator: "\n").count == 1, "one line: \(run.output)")
         }
+    }
+
+    /// `--socket PATH` serves the API on a Unix domain socket only this user can open (mode 0600); a socket left by
+    /// a killed sidecar is replaced by the next one.
+    @Test func aUnixSocketServesTheAPIToThisUserOnly() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fg-sock-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("floodgate.sock").path
+        for round in 0..<2 {
+            let log = folder.appendingPathComponent("serve-\(round).log")
+            let sidecar = try ChildProcess(
+                try FloodgateProcess.executable().path,
+                arguments: ["serve", "--socket", path],
+                environment: FloodgateProcess.environment([:]),
+                output: log
+            )
+            defer { sidecar.end(signal: SIGKILL) }
+            try await eventually("the sidecar listens on \(path)") {
+                (try? String(contentsOf: log, encoding: .utf8))?.contains("serving on http+unix://\(path)") == true
+            }
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            #expect(attributes[.type] as? FileAttributeType == .typeSocket)
+            #expect((attributes[.posixPermissions] as? Int).map { $0 & 0o777 } == 0o600, "other users are kept out")
+            let live = try await UnixSocketHTTP.exchange(path, "GET /api/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(live.hasPrefix("HTTP/1.1 200") && live.contains(#"{"status":"alive"}"#), "\(live)")
+            let body = #"{"integration":"slack","tenant":"T1"}"#
+            let acquired = try await UnixSocketHTTP.exchange(
+                path,
+                "POST /v1/acquire HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+            )
+            #expect(acquired.hasPrefix("HTTP/1.1 200") && acquired.contains(#""permit":"fg-"#), "\(acquired)")
+            // The first round is killed outright: its socket file stays behind for the second to replace.
+            sidecar.send(SIGKILL)
+            _ = await sidecar.waitForExit()
+        }
+        #expect(FileManager.default.fileExists(atPath: path), "a killed sidecar leaves its socket file")
     }
 
     /// A private redis-server dies with the process that started it, even when that process is killed outright:
@@ -323,5 +363,25 @@ enum ProcFS {
         let rest = text[text.index(after: close)...].split(separator: " ")
         guard rest.count > 2, let state = rest[0].first, let parent = Int32(rest[1]) else { return nil }
         return (String(text[text.index(after: open)..<close]), state, parent)
+    }
+}
+
+/// One HTTP/1.1 exchange over a Unix domain socket (the request says `Connection: close`): the raw response.
+enum UnixSocketHTTP {
+    static func exchange(_ path: String, _ request: String) async throws -> String {
+        try await withDeadline(.seconds(10), "an answer on \(path)") {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(unixDomainSocketPath: path) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            return try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(string: request))
+                var response = ""
+                for try await chunk in inbound { response += String(buffer: chunk) }
+                return response
+            }
+        }
     }
 }

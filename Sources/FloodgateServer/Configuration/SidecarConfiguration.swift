@@ -10,6 +10,7 @@ import Foundation
 /// |---|---|---|
 /// | `floodgate.host` (`FLOODGATE_HOST`) | `127.0.0.1` | address to bind |
 /// | `floodgate.port` (`FLOODGATE_PORT`) | `8080` | port to bind (0: any free port) |
+/// | `floodgate.socket` (`FLOODGATE_SOCKET`) | none | a Unix domain socket to serve on instead (mode 0600) |
 /// | `floodgate.token` (`FLOODGATE_TOKEN`) | none | bearer token required by `/v1` (secret) |
 /// | `redis.url` (`REDIS_URL`) | none: memory store, local-only | `redis://` or `rediss://` URL (secret) |
 /// | `redis.tls.ca` (`REDIS_TLS_CA`) | none: the system's trust roots | PEM file of the CA that signed the server (`rediss://` only) |
@@ -23,6 +24,8 @@ import Foundation
 public struct SidecarConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
+    /// Serve on this Unix domain socket instead of TCP: only this user may connect (the socket is made mode 0600).
+    public var socketPath: String?
     public var token: String?
     public var redisURL: String?
     /// A PEM file of the CA(s) to verify a `rediss://` server against instead of the system's trust roots.
@@ -55,6 +58,7 @@ public struct SidecarConfiguration: Sendable {
         try Self.checkTypes(config)
         host = config.string(forKey: "floodgate.host", default: host)
         port = config.int(forKey: "floodgate.port", default: port)
+        socketPath = config.string(forKey: "floodgate.socket")
         token = config.string(forKey: "floodgate.token", isSecret: true)
         redisURL = config.string(forKey: "redis.url", isSecret: true)
         redisCACertificatePath = config.string(forKey: "redis.tls.ca")
@@ -152,6 +156,20 @@ public struct SidecarConfiguration: Sendable {
         }
         guard !host.isEmpty, !host.contains(where: \.isWhitespace) else {
             throw SidecarConfigurationError(key: "floodgate.host", problem: "must be an address such as 127.0.0.1")
+        }
+        if let socketPath {
+            // sockaddr_un holds 107 bytes and a NUL.
+            guard !socketPath.isEmpty, socketPath.utf8.count <= 107 else {
+                throw SidecarConfigurationError(key: "floodgate.socket", problem: "must be a path of 1 to 107 bytes")
+            }
+            let folder = URL(fileURLWithPath: socketPath).deletingLastPathComponent().path
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+                throw SidecarConfigurationError(key: "floodgate.socket", problem: "the folder \(folder) does not exist")
+            }
+            if let type = try? FileManager.default.attributesOfItem(atPath: socketPath)[.type] as? FileAttributeType, type != .typeSocket {
+                throw SidecarConfigurationError(key: "floodgate.socket", problem: "\(socketPath) exists and is not a socket")
+            }
         }
         if let token, token.count < 16 || token.contains(where: { $0.isWhitespace }) {
             throw SidecarConfigurationError(key: "floodgate.token", problem: "must be at least 16 characters without spaces")

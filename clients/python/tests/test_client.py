@@ -1,5 +1,7 @@
 """The core client against a live sidecar: permits, outcomes, errors mirroring the API's codes, the guard block."""
 
+import os
+
 import pytest
 
 from floodgate import Floodgate, FloodgateError, ProviderBackoff, Refused, SidecarUnavailable
@@ -47,6 +49,14 @@ def test_the_guard_block_records_success_failure_and_the_providers_response(gate
         assert call.report(200, {}, '{"ok": false, "error": "ratelimited"}')["recorded"] == "throttled"
     with pytest.raises(ProviderBackoff):
         gate.acquire("slack", tenant, "conversations.history")
+
+
+@pytest.mark.skipif(not os.environ.get("FLOODGATE_SOCKET"), reason="needs a sidecar on a Unix socket")
+def test_a_sidecar_on_a_unix_socket(tenant):
+    gate = Floodgate("unix://" + os.environ["FLOODGATE_SOCKET"])
+    permit = gate.acquire("slack", tenant, "conversations.history")
+    assert gate.record(permit, "success") == {"recorded": "success"}
+    assert gate.health()["mode"] == "localOnly"
 
 
 def test_a_sidecar_that_is_not_there_is_a_clear_error():

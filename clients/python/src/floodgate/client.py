@@ -29,15 +29,17 @@ class Permit:
 class Floodgate:
     """A client of one sidecar (`floodgate serve`). Thread-safe: each thread keeps its own keep-alive connection.
 
-    `url` is `http://host:port`; `timeout` bounds every request (seconds).
+    `url` is `http://host:port`, or `unix:///path/to.sock` for a sidecar started with `--socket`; `timeout` bounds
+    every request (seconds).
     """
 
     def __init__(self, url: str = "http://127.0.0.1:8080", token: Optional[str] = None, timeout: float = 2.0) -> None:
         parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"Floodgate URL must be http://host:port, not {url!r}")
+        if not ((parts.scheme == "http" and parts.hostname) or (parts.scheme == "unix" and parts.path)):
+            raise ValueError(f"Floodgate URL must be http://host:port or unix:///path/to.sock, not {url!r}")
         self.url = url.rstrip("/")
-        self._host = parts.hostname
+        self._socket_path = parts.path if parts.scheme == "unix" else None
+        self._host = parts.hostname or "localhost"
         self._port = parts.port or 80
         self.token = token
         self.timeout = timeout
@@ -48,7 +50,10 @@ class Floodgate:
     def _connection(self) -> http.client.HTTPConnection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+            if self._socket_path is not None:
+                connection = _UnixConnection(self._socket_path, self.timeout)
+            else:
+                connection = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
             self._local.connection = connection
         return connection
 
@@ -197,3 +202,17 @@ class AsyncFloodgate:
 
     async def health(self) -> Dict[str, Any]:
         return await asyncio.to_thread(self.sync.health)
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over a Unix domain socket (a sidecar started with `--socket PATH`)."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
