@@ -184,15 +184,25 @@ struct ResponseCacheIntegrationTests {
         }
     }
 
-    @Test func theNearCacheIsFlushedWhenTheInvalidationStreamIsLost() async throws {
+    /// One cache on its own client and private server; the cache's invalidation stream runs when `listening`.
+    static func withOneCache(
+        listening: Bool = true,
+        _ body: (LocalRedisServer, RedisClient, ResponseCache) async throws -> Void
+    ) async throws {
         let server = try await LocalRedisServer.start()
         defer { server.stop() }
         let client = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
         let cache = try ResponseCache(store: .redis(client))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await client.run() }
-            group.addTask { try await cache.run() }
+            if listening { group.addTask { try await cache.run() } }
             defer { group.cancelAll() }
+            try await body(server, client, cache)
+        }
+    }
+
+    @Test func theNearCacheIsFlushedWhenTheInvalidationStreamIsLost() async throws {
+        try await Self.withOneCache { server, _, cache in
             try await eventually("tracking is on") { cache.invalidationMode == .tracking }
             for index in 0..<10 { _ = try await cache.value(for: "k\(index)", ttl: .seconds(600)) { Reply(text: "\(index)") } }
             #expect(cache.nearCount.entries == 10)
@@ -206,13 +216,7 @@ struct ResponseCacheIntegrationTests {
     /// With Redis unreachable the cache is a near cache in front of the loader: a miss loads from the source instead
     /// of failing the call, a read without loader is a miss, and the failed Redis reads and writes are counted.
     @Test func withRedisDownAMissLoadsFromTheSourceInsteadOfFailing() async throws {
-        let server = try await LocalRedisServer.start()
-        defer { server.stop() }
-        let client = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
-        let cache = try ResponseCache(store: .redis(client))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
-            defer { group.cancelAll() }
+        try await Self.withOneCache(listening: false) { server, client, cache in
             _ = try await client.ping()
             server.kill()
             try await eventually("the client notices") { !client.isConnected }
