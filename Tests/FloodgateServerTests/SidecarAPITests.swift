@@ -28,6 +28,41 @@ struct SidecarAPITests {
         }
     }
 
+    /// Shadow mode: a shadowed integration's calls are decided and counted as usual but never refused; the refusal
+    /// each would have met is in its acquire answer, in health, on the dashboard and in metrics. Other integrations
+    /// still refuse, and shadowed calls take no capacity from them.
+    @Test func shadowModeNeverRefusesButCountsWhatItWouldHaveRefused() async throws {
+        let sidecar = try await makeSidecar([
+            "FLOODGATE_INTEGRATIONS": "slack,acme,beta", "FLOODGATE_LIMITS_ACME": "fixed:2/60s", "FLOODGATE_LIMITS_BETA": "fixed:2/60s",
+            "FLOODGATE_SHADOW": "acme",
+        ])
+        try await sidecar.makeApplication().test(.router) { client in
+            var refusals: [String?] = []
+            for _ in 0..<5 {
+                let acquired = try await client.send(.post, "/v1/acquire", #"{"integration":"acme","tenant":"t"}"#)
+                #expect(acquired.status == .ok)
+                refusals.append(acquired.object["shadowRefusal"] as? String)
+                let permit = try #require(acquired.object["permit"] as? String)
+                // A shadow permit gives back nothing it did not take, even cancelled.
+                let outcome = refusals.last! == nil ? "success" : "cancelled"
+                #expect(try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","outcome":"\#(outcome)"}"#).status == .ok)
+            }
+            #expect(refusals == [nil, nil, "rate_limited", "rate_limited", "rate_limited"], "the first two fit the limit")
+            for _ in 0..<2 { #expect(try await client.send(.post, "/v1/acquire", #"{"integration":"beta","tenant":"t"}"#).status == .ok) }
+            #expect(try await client.send(.post, "/v1/acquire", #"{"integration":"beta","tenant":"t"}"#).errorCode == "rate_limited")
+            let shadow = try #require(try await client.send(.get, "/api/health").object["shadow"] as? [String: Any])
+            #expect(shadow["integrations"] as? [String] == ["acme"])
+            #expect((shadow["wouldRefuse"] as? [String: [String: Int]]) == ["acme": ["rate_limited": 3]])
+            let dashboard = try await client.send(.get, "/api/dashboard").object["shadow"] as? [String: Any]
+            #expect((dashboard?["wouldRefuse"] as? [String: [String: Int]]) == ["acme": ["rate_limited": 3]])
+            let metrics = try await client.send(.get, "/metrics").text
+            #expect(metrics.contains(#"floodgate_shadow_refusals_total{integration="acme",reason="rate_limited"} 3"#), "\(metrics)")
+        }
+        await #expect(throws: SidecarConfigurationError.self) { try await makeSidecar(["FLOODGATE_SHADOW": "nope"]) }
+        let all = try await makeSidecar(["FLOODGATE_SHADOW": "all"])
+        #expect(all.configuration.guards.isShadowed("slack") && all.configuration.guards.isShadowed("hubspot"))
+    }
+
     @Test func theLimitRefusesWithRetryTimeAndRetryAfter() async throws {
         let sidecar = try await makeSidecar(Self.acme)
         try await sidecar.makeApplication().test(.router) { client in

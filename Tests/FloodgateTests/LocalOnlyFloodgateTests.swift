@@ -174,6 +174,34 @@ struct LocalOnlyFloodgateTests {
         #expect(await Self.attempt(floodgate, key))
     }
 
+    @Test func shadowModeLetsEveryCallThroughAndCountsTheRefusals() async throws {
+        var configuration = FloodgateConfiguration(profiles: [
+            "api": .generic([.fixedWindow(limit: 2, window: .seconds(60))]),
+            "other": .generic([.fixedWindow(limit: 2, window: .seconds(60))]),
+        ])
+        configuration.shadowIntegrations = ["api"]
+        let floodgate = try Floodgate(configuration: configuration, store: .memory, clock: ManualClock(start: Self.start))
+        let key = try GuardKey(integration: "api", tenant: "t")
+        var shadowed = 0
+        for _ in 0..<5 {
+            let permit = try await floodgate.acquire(key)
+            if permit.shadowRefusal == .rateLimited { shadowed += 1 }
+            floodgate.record(permit, .success)
+        }
+        #expect(shadowed == 3, "two fit the limit")
+        // A shadow permit took no capacity: cancelling it gives none back.
+        let cancelled = try #require(try floodgate.tryAcquire(key))
+        #expect(cancelled.shadowRefusal == .rateLimited, "the synchronous path too")
+        floodgate.record(cancelled, .cancelled)
+        let next = try await floodgate.acquire(key)
+        #expect(next.shadowRefusal == .rateLimited)
+        #expect(floodgate.shadowRefusals == ["api": [.rateLimited: 5]])
+        let other = try GuardKey(integration: "other", tenant: "t")
+        #expect(await Self.attempt(floodgate, other))
+        #expect(await Self.attempt(floodgate, other))
+        await #expect(throws: FloodgateError.self, "other integrations still refuse") { try await floodgate.acquire(other) }
+    }
+
     @Test func aForcedOpenBreakerRefusesWithoutARetryTime() async throws {
         let key = try GuardKey(integration: "slack", tenant: "t")
         let floodgate = try Self.floodgate([:])

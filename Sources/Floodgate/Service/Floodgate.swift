@@ -24,6 +24,8 @@ public final class Floodgate: Service, Sendable {
     let logger: Logger
     let fleet: FleetRedis?
     let engine: Mutex<GuardEngine>
+    /// Shadow mode's would-be refusals, by integration and reason.
+    let shadowCounts = Mutex<[String: [FloodgateError.Code: Int]]>([:])
     let work: AsyncStream<FleetWork>
     let workSink: AsyncStream<FleetWork>.Continuation
     let breakerEventHub = BreakerEventHub()
@@ -117,10 +119,12 @@ public final class Floodgate: Service, Sendable {
                     "the breaker of \(key.integration) is half-open and the fleet's probes are out",
                     retryAt: WallInstant(nanosecondsSince1970: now).advanced(by: configuration.breakerReportInterval)
                 )
+                if let shadow = shadowPermit(key, refusedBy: error, at: now) { return shadow }
                 try await waitOrThrow(error, deadline: deadline)
             case .refused(let error):
                 releasePoolLeases(preHeld, key: key)
                 preHeld = [:]
+                if let shadow = shadowPermit(key, refusedBy: error, at: now) { return shadow }
                 try await waitOrThrow(error, deadline: deadline)
             case .needsGrant(let scope, let position, let startSlot):
                 await grant(scope: scope, position: position, startSlot: startSlot)
@@ -135,6 +139,7 @@ public final class Floodgate: Service, Sendable {
                         "\(key): every concurrency permit is in use",
                         retryAt: WallInstant(nanosecondsSince1970: now + 100_000_000)
                     )
+                    if let shadow = shadowPermit(key, refusedBy: error, at: now) { return shadow }
                     try await waitOrThrow(error, deadline: deadline)
                 }
             }
@@ -152,11 +157,33 @@ public final class Floodgate: Service, Sendable {
             record(permit, .cancelled)
             return nil
         case .refused(let error):
+            if let shadow = shadowPermit(key, refusedBy: error, at: now) { return shadow }
             throw error
         case .needsGrant, .needsConcurrencyLease:
             return nil
         }
     }
+
+    /// In shadow mode, a permit for a call that `error` would have refused (counted in ``shadowRefusals``); nil
+    /// when the integration is not shadowed.
+    private func shadowPermit(_ key: GuardKey, refusedBy error: FloodgateError, at now: Int64) -> FloodgatePermit? {
+        guard error.isRefusal, configuration.isShadowed(key.integration) else { return nil }
+        let breaker = engine.withLock { $0.breaker(key.integration) }
+        shadowCounts.withLock { $0[key.integration, default: [:]][error.code, default: 0] += 1 }
+        var permit = FloodgatePermit(
+            key: key,
+            acquiredAt: WallInstant(nanosecondsSince1970: now),
+            probeEpoch: nil,
+            leaseMask: 0,
+            concurrency: [],
+            breaker: breaker
+        )
+        permit.shadowRefusal = error.code
+        return permit
+    }
+
+    /// What shadow mode let through that would have been refused, by integration and reason.
+    public var shadowRefusals: [String: [FloodgateError.Code: Int]] { shadowCounts.withLock { $0 } }
 
     private func waitOrThrow(_ error: FloodgateError, deadline: WallInstant?) async throws {
         guard let deadline, let retryAt = error.retryAt, retryAt <= deadline else { throw error }
@@ -173,7 +200,8 @@ public final class Floodgate: Service, Sendable {
         engine.withLock { engine in
             let cancelled: Bool
             if case .cancelled = outcome { cancelled = true } else { cancelled = false }
-            for release in engine.release(permit, giveBackWindows: cancelled, at: now) {
+            // A shadow permit took no capacity: it gives none back.
+            for release in permit.shadowRefusal == nil ? engine.release(permit, giveBackWindows: cancelled, at: now) : [] {
                 effects.append(.releaseConcurrency(scope: release.scope, position: release.position, lease: release.lease))
             }
             let integration = permit.key.integration

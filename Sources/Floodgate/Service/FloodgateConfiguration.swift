@@ -47,6 +47,15 @@ public struct FloodgateConfiguration: Sendable {
     public var idleKeyTimeout: Duration
     /// Seed for the back-off jitter (nil: system randomness). Fix it for repeatable replays.
     public var randomSeed: UInt64?
+    /// Integrations in shadow mode (`"*"`: all): calls are decided and counted as usual but never refused; what
+    /// would have been refused is counted in ``Floodgate/shadowRefusals``. How a limit or a breaker is introduced
+    /// without risk.
+    public var shadowIntegrations: Set<String> = []
+
+    /// Whether calls of `integration` are decided in shadow mode.
+    public func isShadowed(_ integration: String) -> Bool {
+        shadowIntegrations.contains("*") || shadowIntegrations.contains(integration)
+    }
 
     public init(
         instanceID: String = "fg-" + String(UInt64.random(in: 0...UInt64.max), radix: 36),

@@ -16,6 +16,8 @@ public struct FloodgatePermit: Sendable {
     let concurrency: [ConcurrencyHold]
     /// The integration's breaker, which the outcome feeds.
     let breaker: GuardEngine.BreakerBox?
+    /// In shadow mode, the refusal this call would have met (it holds no capacity, and gives none back).
+    public internal(set) var shadowRefusal: FloodgateError.Code? = nil
 }
 
 /// One concurrency permit held by a call: from the instance's share, or a lease of the fleet's pool in Redis.

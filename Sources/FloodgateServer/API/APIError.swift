@@ -54,6 +54,16 @@ struct APIError: HTTPResponseError, Sendable {
     }
     static let unauthorized = APIError(.unauthorized, "unauthorized", "a valid bearer token is required")
 
+    /// The API's name of a refusal (`rate_limited`, `breaker_open`, `provider_backoff`); nil for other codes.
+    static func refusalName(_ code: FloodgateError.Code) -> String? {
+        switch code {
+        case .rateLimited: "rate_limited"
+        case .breakerOpen: "breaker_open"
+        case .providerBackoff: "provider_backoff"
+        default: nil
+        }
+    }
+
     /// A Floodgate refusal or input error.
     init(_ error: FloodgateError) {
         let retryAt = error.retryAt.map { $0.nanosecondsSince1970 / 1_000_000 }

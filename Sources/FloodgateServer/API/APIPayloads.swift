@@ -15,6 +15,8 @@ struct AcquireResponse: Codable, Sendable {
     var probe: Bool
     /// When the permit is given back unless recorded (ms since 1970).
     var expiresAt: Int64
+    /// Shadow mode: the refusal the call would have met (it was let through).
+    var shadowRefusal: String?
 }
 
 struct RecordRequest: Decodable, Sendable {

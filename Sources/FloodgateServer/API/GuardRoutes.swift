@@ -44,9 +44,16 @@ struct GuardRoutes: Sendable {
             throw APIError(error)
         }
         sidecar.metrics.decided(nil)
+        if let refusal = permit.shadowRefusal { sidecar.metrics.shadowRefused(key.integration, refusal) }
         let expiresAt = sidecar.now() + sidecar.configuration.permitTimeout.nanoseconds
         let id = sidecar.permits.insert(permit, expiresAt: expiresAt)
-        return try json(AcquireResponse(permit: id, key: key.description, probe: permit.isProbe, expiresAt: expiresAt / 1_000_000))
+        return try json(AcquireResponse(
+            permit: id,
+            key: key.description,
+            probe: permit.isProbe,
+            expiresAt: expiresAt / 1_000_000,
+            shadowRefusal: permit.shadowRefusal.flatMap(APIError.refusalName)
+        ))
     }
 
     func record(_ request: Request) async throws -> Response {

@@ -19,6 +19,7 @@ import Foundation
 /// | `floodgate.integrations` (`FLOODGATE_INTEGRATIONS`) | `slack,hubspot,salesforce` | integrations the API accepts |
 /// | `floodgate.limits.<integration>` | the built-in profile | policies (``PolicySpec``), replacing the profile |
 /// | `floodgate.budget` (`FLOODGATE_BUDGET`) | none | Redis commands allowed per day (``CommandBudget``) |
+/// | `floodgate.shadow` (`FLOODGATE_SHADOW`) | none | integrations in shadow mode (`all` for every one): never refuse, count |
 /// | `floodgate.permit.timeout` (`FLOODGATE_PERMIT_TIMEOUT`) | `60s` | a permit never recorded is given back after this |
 /// | `floodgate.body.limit` (`FLOODGATE_BODY_LIMIT`) | `65536` | largest request body, bytes |
 public struct SidecarConfiguration: Sendable {
@@ -63,6 +64,10 @@ public struct SidecarConfiguration: Sendable {
         redisURL = config.string(forKey: "redis.url", isSecret: true)
         redisCACertificatePath = config.string(forKey: "redis.tls.ca")
         integrations = config.stringArray(forKey: "floodgate.integrations", default: integrations)
+        let shadow = config.stringArray(forKey: "floodgate.shadow", default: [])
+        for name in shadow where name != "all" && !integrations.contains(name) {
+            throw SidecarConfigurationError(key: "floodgate.shadow", problem: "\(name) is not a configured integration (or all)")
+        }
         budgetPerDay = config.int(forKey: "floodgate.budget")
         bodyLimit = config.int(forKey: "floodgate.body.limit", default: bodyLimit)
         if let text = config.string(forKey: "floodgate.permit.timeout") {
@@ -95,6 +100,7 @@ public struct SidecarConfiguration: Sendable {
             }
         }
         guards = FloodgateConfiguration(config: config, profiles: profiles)
+        guards.shadowIntegrations = Set(shadow.map { $0 == "all" ? "*" : $0 })
         try validate()
     }
 

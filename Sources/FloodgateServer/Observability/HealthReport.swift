@@ -42,4 +42,21 @@ struct HealthReport: Codable, Sendable {
     var redis: Redis
     var budget: Budget?
     var uptimeSeconds: Double
+    /// Shadow mode: the integrations in it, and the calls it let through that would have been refused.
+    var shadow: Shadow?
+
+    struct Shadow: Codable, Sendable {
+        var integrations: [String]
+        /// Integration → refusal (`rate_limited`, `breaker_open`, `provider_backoff`) → calls.
+        var wouldRefuse: [String: [String: Int]]
+
+        init?(_ sidecar: Sidecar) {
+            let shadowed = sidecar.configuration.guards.shadowIntegrations
+            guard !shadowed.isEmpty else { return nil }
+            integrations = shadowed.contains("*") ? ["all"] : shadowed.sorted()
+            wouldRefuse = sidecar.floodgate.shadowRefusals.mapValues { counts in
+                Dictionary(uniqueKeysWithValues: counts.map { (APIError.refusalName($0.key) ?? "other", $0.value) })
+            }
+        }
+    }
 }

@@ -52,7 +52,8 @@ struct ObservabilityRoutes: Sendable {
                 connectionAttemptsFailed: attempts?.failed
             ),
             budget: budget.map(HealthReport.Budget.init),
-            uptimeSeconds: Double(sidecar.now() - sidecar.startedAt) / 1e9
+            uptimeSeconds: Double(sidecar.now() - sidecar.startedAt) / 1e9,
+            shadow: HealthReport.Shadow(sidecar)
         )
         return try json(report, status: report.status == "ok" ? .ok : .serviceUnavailable)
     }
@@ -77,6 +78,8 @@ struct ObservabilityRoutes: Sendable {
         var redisConfigured: Bool
         /// Failed attempts to connect to Redis since start (nil without Redis).
         var connectionAttemptsFailed: Int?
+        /// Shadow mode's would-be refusals (nil when no integration is in shadow mode).
+        var shadow: HealthReport.Shadow?
     }
 
     func dashboardData() throws -> Response {
@@ -94,7 +97,8 @@ struct ObservabilityRoutes: Sendable {
                 .sorted { $0.key < $1.key },
             budget: (sidecar.budget?.status).map(HealthReport.Budget.init),
             redisConfigured: sidecar.redis != nil,
-            connectionAttemptsFailed: sidecar.redis?.accounting.connectionAttempts().failed
+            connectionAttemptsFailed: sidecar.redis?.accounting.connectionAttempts().failed,
+            shadow: HealthReport.Shadow(sidecar)
         )
         return try json(data)
     }

@@ -46,15 +46,15 @@ final class SidecarMetrics: Sendable {
     }
 
     func decided(_ refusal: FloodgateError.Code?) {
-        let name: String
-        switch refusal {
-        case nil: name = "allowed"
-        case .rateLimited?: name = "rate_limited"
-        case .breakerOpen?: name = "breaker_open"
-        case .providerBackoff?: name = "provider_backoff"
-        default: name = "other"
-        }
-        decisions[name]?.increment()
+        decisions[refusal.map { APIError.refusalName($0) ?? "other" } ?? "allowed"]?.increment()
+    }
+
+    /// A call shadow mode let through that `refusal` would have stopped.
+    func shadowRefused(_ integration: String, _ refusal: FloodgateError.Code) {
+        registry.makeCounter(
+            descriptor: .named("floodgate_shadow_refusals_total", help: "Calls shadow mode let through that would have been refused"),
+            labels: [("integration", integration), ("reason", APIError.refusalName(refusal) ?? "other")]
+        ).increment()
     }
 
     func recorded(_ outcome: CallOutcome) {
