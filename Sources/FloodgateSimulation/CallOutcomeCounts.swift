@@ -13,6 +13,8 @@ public struct CallOutcomeCounts: Sendable, Codable, Hashable {
     public var upstreamThrottled = 0
     /// Failed because the instance could not reach Redis (partitions only).
     public var failedOnRedis = 0
+    /// Not served: no instance was up (every one crashed or left, none replaced yet).
+    public var unserved = 0
 
     /// Calls that went out to the upstream API.
     public var upstream: Int { upstreamSuccesses + upstreamFailures + upstreamThrottled }
@@ -29,6 +31,7 @@ public struct CallOutcomeCounts: Sendable, Codable, Hashable {
             case .upstream(.failure): upstreamFailures += 1
             case .upstream(.throttled): upstreamThrottled += 1
             case .failed: failedOnRedis += 1
+            case .unserved: unserved += 1
             }
         }
     }

@@ -151,4 +151,6 @@ enum SimulatedOutcome: Sendable, Hashable {
     case upstream(CallSchedule.Answer)
     /// The call failed because its instance could not reach Redis (a partition).
     case failed
+    /// No instance was up to take the call (every one crashed or left, none replaced yet).
+    case unserved
 }

@@ -171,6 +171,8 @@ public enum Simulation {
                 }
             }
             var nextChange = changes.startIndex
+            /// Slots whose instance has left or crashed and is not replaced yet: their calls go to the next live one.
+            var down: Set<Int> = []
             /// Applies the fleet changes due by `time`, each at its own moment of the replay's clock.
             func applyChanges(until time: Int64) async throws {
                 while nextChange < changes.endIndex, changes[nextChange].time <= time {
@@ -178,11 +180,16 @@ public enum Simulation {
                     nextChange += 1
                     clock.advance(to: WallInstant(nanosecondsSince1970: origin + change.time))
                     switch change.kind {
-                    case .leave: await instances[change.slot].stop(gracefully: true)
-                    case .crash: await instances[change.slot].stop(gracefully: false)
+                    case .leave:
+                        await instances[change.slot].stop(gracefully: true)
+                        down.insert(change.slot)
+                    case .crash:
+                        await instances[change.slot].stop(gracefully: false)
+                        down.insert(change.slot)
                     case .replace:
                         instances[change.slot] = try makeInstance(change.slot)
                         everyInstance.append(instances[change.slot])
+                        down.remove(change.slot)
                     case .cut: proxies[change.slot]?.set(.refuse)
                     case .restore: proxies[change.slot]?.set(.pass)
                     }
@@ -194,13 +201,20 @@ public enum Simulation {
                 clock.advance(to: WallInstant(nanosecondsSince1970: origin + call.time))
                 await Task.yield()
                 let now = origin + call.time
-                let instance = instances[call.instance]
+                // A load balancer sends a call for a slot that is down to the next live instance.
+                guard let slot = (0..<instances.count).lazy.map({ (call.instance + $0) % instances.count }).first(where: { !down.contains($0) })
+                else {
+                    log.outcomes.append((call, .unserved))
+                    log.ownCommands.append(0)
+                    continue
+                }
+                let instance = instances[slot]
                 log.faults.look(at: call.time, now: now, instances: instances)
                 let before = instance.client.accounting.snapshot()
                 let outcome: SimulatedOutcome
                 do {
                     outcome = try await instance.call(call, at: now, workload: workload, upstream: upstream)
-                } catch is RedisClientError where proxies[call.instance] != nil {
+                } catch is RedisClientError where proxies[slot] != nil {
                     outcome = .failed  // a baseline's instance cut off from Redis fails its call
                 }
                 let sent = instance.client.accounting.snapshot().subtracting(before).byComponent

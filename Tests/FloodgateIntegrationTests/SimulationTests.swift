@@ -113,4 +113,24 @@ struct SimulationTests {
             #expect(a.usage == b.usage, "\(a.usage) vs \(b.usage)")
         }
     }
+
+    /// A crash of every instance: the calls that arrive before the first replacement joins find no instance (counted,
+    /// not an error); a crash of some: their calls go to the live ones.
+    @Test func callsWithNoInstanceUpAreCountedAsUnserved() async throws {
+        var workload = Workload()
+        workload.minutes = 2
+        workload.crashAt = .seconds(30)
+        workload.crashCount = workload.instances
+        workload.deployPause = .seconds(10)
+        let schedule = try CallSchedule(workload)
+        let gap = schedule.calls.count { $0.time >= 30_000_000_000 && $0.time < 40_000_000_000 }
+        let report = try await Simulation.run(workload, designs: ["naive", "floodgate"])
+        for design in report.designs {
+            #expect(design.outcomes.unserved == gap && gap > 0, "\(design.name): \(design.outcomes.unserved) of \(gap)")
+            #expect(design.overshoot == 0)
+        }
+        workload.crashCount = 1
+        let some = try await Simulation.run(workload, designs: ["naive"])
+        #expect(some.designs[0].outcomes.unserved == 0, "the other instances take the crashed one's calls")
+    }
 }
