@@ -42,12 +42,7 @@ struct SidecarProcessTests {
         let path = folder.appendingPathComponent("floodgate.sock").path
         for round in 0..<2 {
             let log = folder.appendingPathComponent("serve-\(round).log")
-            let sidecar = try ChildProcess(
-                try FloodgateProcess.executable().path,
-                arguments: ["serve", "--socket", path],
-                environment: FloodgateProcess.environment([:]),
-                output: log
-            )
+            let sidecar = try FloodgateProcess.serve(socket: path, output: log)
             defer { sidecar.end(signal: SIGKILL) }
             try await eventually("the sidecar listens on \(path)") {
                 (try? String(contentsOf: log, encoding: .utf8))?.contains("serving on http+unix://\(path)") == true
@@ -273,6 +268,11 @@ final class FloodgateProcess: Sendable {
             output: logFile
         )
         return FloodgateProcess(child: child, port: port, logFile: logFile)
+    }
+
+    /// Starts `floodgate serve --socket PATH` on the embedded default, its output into `output` (or nowhere).
+    static func serve(socket path: String, output: URL? = nil) throws -> ChildProcess {
+        try ChildProcess(try executable().path, arguments: ["serve", "--socket", path], environment: environment([:]), output: output)
     }
 
     /// What the process wrote so far.

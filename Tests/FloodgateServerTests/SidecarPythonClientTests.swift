@@ -38,11 +38,7 @@ struct SidecarPythonClientTests {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let socket = folder.appendingPathComponent("floodgate.sock").path
-        let onSocket = try ChildProcess(
-            try FloodgateProcess.executable().path,
-            arguments: ["serve", "--socket", socket],
-            environment: FloodgateProcess.environment([:])
-        )
+        let onSocket = try FloodgateProcess.serve(socket: socket)
         defer { onSocket.end(signal: SIGTERM) }
         try await eventually("the sidecar listens on its socket") { FileManager.default.fileExists(atPath: socket) }
         try await sidecar.makeApplication().test(.live) { client in

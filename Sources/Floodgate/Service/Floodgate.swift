@@ -119,13 +119,11 @@ public final class Floodgate: Service, Sendable {
                     "the breaker of \(key.integration) is half-open and the fleet's probes are out",
                     retryAt: WallInstant(nanosecondsSince1970: now).advanced(by: configuration.breakerReportInterval)
                 )
-                if let shadow = shadowPermit(key, refusedBy: error, at: now) { return shadow }
-                try await waitOrThrow(error, deadline: deadline)
+                if let shadow = try await refuse(key, error, at: now, deadline: deadline) { return shadow }
             case .refused(let error):
                 releasePoolLeases(preHeld, key: key)
                 preHeld = [:]
-                if let shadow = shadowPermit(key, refusedBy: error, at: now) { return shadow }
-                try await waitOrThrow(error, deadline: deadline)
+                if let shadow = try await refuse(key, error, at: now, deadline: deadline) { return shadow }
             case .needsGrant(let scope, let position, let startSlot):
                 await grant(scope: scope, position: position, startSlot: startSlot)
             case .needsConcurrencyLease(let scope, let position):
@@ -139,8 +137,7 @@ public final class Floodgate: Service, Sendable {
                         "\(key): every concurrency permit is in use",
                         retryAt: WallInstant(nanosecondsSince1970: now + 100_000_000)
                     )
-                    if let shadow = shadowPermit(key, refusedBy: error, at: now) { return shadow }
-                    try await waitOrThrow(error, deadline: deadline)
+                    if let shadow = try await refuse(key, error, at: now, deadline: deadline) { return shadow }
                 }
             }
         }
@@ -185,9 +182,13 @@ public final class Floodgate: Service, Sendable {
     /// What shadow mode let through that would have been refused, by integration and reason.
     public var shadowRefusals: [String: [FloodgateError.Code: Int]] { shadowCounts.withLock { $0 } }
 
-    private func waitOrThrow(_ error: FloodgateError, deadline: WallInstant?) async throws {
+    /// A refusal of a call on `key`: in shadow mode a permit to let it through; otherwise waits it out when its
+    /// retry time falls before `deadline` (nil: decide again), or throws it.
+    private func refuse(_ key: GuardKey, _ error: FloodgateError, at now: Int64, deadline: WallInstant?) async throws -> FloodgatePermit? {
+        if let shadow = shadowPermit(key, refusedBy: error, at: now) { return shadow }
         guard let deadline, let retryAt = error.retryAt, retryAt <= deadline else { throw error }
         try await clock.sleep(until: retryAt)
+        return nil
     }
 
     /// Records how a call went: releases its concurrency permits, feeds the breaker, and on a throttle holds the
