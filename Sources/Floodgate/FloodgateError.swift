@@ -3,7 +3,7 @@ public struct FloodgateError: Error, Sendable, Hashable, CustomStringConvertible
     /// What kind of failure this is.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         fileprivate enum Base: Hashable, Sendable {
-            case invalidKey, invalidConfiguration, rateLimited, breakerOpen, providerBackoff, shutDown
+            case invalidKey, invalidConfiguration, invalidArgument, rateLimited, breakerOpen, providerBackoff, shutDown
         }
         fileprivate let base: Base
 
@@ -11,6 +11,8 @@ public struct FloodgateError: Error, Sendable, Hashable, CustomStringConvertible
         public static let invalidKey = Code(base: .invalidKey)
         /// A configuration value out of range or inconsistent.
         public static let invalidConfiguration = Code(base: .invalidConfiguration)
+        /// A value passed to a call out of its allowed range (a cache TTL above the cache's `maximumTTL`).
+        public static let invalidArgument = Code(base: .invalidArgument)
         /// Refused: a rate limit of the key is used up until ``FloodgateError/retryAt``.
         public static let rateLimited = Code(base: .rateLimited)
         /// Refused: the integration's circuit breaker is open until ``FloodgateError/retryAt`` (nil: forced open).

@@ -67,7 +67,11 @@ public final class Sidecar: Sendable {
         }
         floodgate = try Floodgate(configuration: configuration.guards, store: store, budget: budget, logger: logger)
         cache = try ResponseCache(
-            configuration: .init(keyPrefix: configuration.guards.keyPrefix + ":c"),
+            configuration: .init(
+                keyPrefix: configuration.guards.keyPrefix + ":c",
+                invalidation: configuration.cacheInvalidation,
+                configureKeyspaceNotifications: configuration.configureKeyspaceNotifications
+            ),
             store: store,
             budget: budget,
             logger: logger,

@@ -33,7 +33,8 @@ final class FloodgateInstance: ReplayedInstance, Sendable {
             clock: clock,
             budget: budget
         )
-        cache = try ResponseCache(store: .redis(client), budget: budget, clock: clock)
+        // The app's longest TTL is the workload's: the directory's horizon.
+        cache = try ResponseCache(configuration: .init(maximumTTL: workload.cacheTTL), store: .redis(client), budget: budget, clock: clock)
     }
 
     func start(clientTask: Task<Void, any Error>?) {
@@ -101,6 +102,8 @@ final class FloodgateInstance: ReplayedInstance, Sendable {
         case .closed, .halfOpen, .forcedClosed: false
         }
     }
+
+    var cacheStatistics: ResponseCache.Statistics? { cache.statistics }
 
     func holdsBack(_ integration: String, tenant: String, at now: Int64) -> Bool {
         guard let key = try? GuardKey(integration: integration, tenant: tenant) else { return false }

@@ -129,6 +129,8 @@ final class IncidentInstance: ReplayedInstance {
     /// The baselines have no back-off: a 429 counts as a failure.
     func holdsBack(_ integration: String, tenant: String, at now: Int64) -> Bool { false }
 
+    var cacheStatistics: ResponseCache.Statistics? { nil }
+
     /// The quota manager's check on a cache read: one GET of the day's usage (the `budget` component). In `naive` the
     /// cache asks the quota manager, which reads through the cache (the incident's recursion, cut after one level:
     /// still one GET); in `ttl` the quota manager uses the client directly. Either way: one GET per cache read.

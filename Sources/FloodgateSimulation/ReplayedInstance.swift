@@ -1,3 +1,4 @@
+import Floodgate
 import FloodgateRedis
 
 /// One app instance of a replayed design: it makes calls, and can say — without sending anything — whether it
@@ -31,6 +32,9 @@ protocol ReplayedInstance: AnyObject {
 
     /// Whether a call to `integration` for `tenant` at `now` would be held back by a provider's back-off.
     func holdsBack(_ integration: String, tenant: String, at now: Int64) -> Bool
+
+    /// The response cache's counts, for a design that has one.
+    var cacheStatistics: ResponseCache.Statistics? { get }
 }
 
 /// Running tasks of one instance, stopped in a chosen order.

@@ -33,6 +33,9 @@ extension SimulationReport {
         Column(heading: "429 propagation s", short: "429 s") { $0.throttlePropagationSeconds.map(format2) ?? "never" },
         Column(heading: "calls during retry-after", short: "429 calls") { String($0.callsDuringRetryAfter) },
         Column(heading: "cache hit ratio", short: "cache hit") { format2($0.cacheHitRatio * 100) + "%" },
+        Column(heading: "cache GETs finding a value", short: "GET found") {
+            $0.cacheGetsFindingValue.map { format2($0 * 100) + "%" } ?? "-"
+        },
         Column(heading: "usable capacity steady", short: "usable") { ScenarioMatrix.percent($0.usage.usableCapacitySteady) },
         Column(heading: "false refusals (warm keys)", short: "false ref") { ScenarioMatrix.percent($0.usage.falseRefusalRate) },
         Column(heading: "wall s", short: "wall s") { format2($0.wallSeconds) },

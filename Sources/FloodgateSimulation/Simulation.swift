@@ -14,13 +14,17 @@ public enum Simulation {
         _ workload: Workload,
         designs: [String] = designNames,
         redisURL: String? = nil,
+        server kind: RedisServerKind = .plain,
         progress: (@Sendable (String, Int, Int) -> Void)? = nil
     ) async throws -> SimulationReport {
         for name in designs where !designNames.contains(name) {
             throw FloodgateError(.invalidConfiguration, "unknown design \(name): use \(designNames.joined(separator: ","))")
         }
         let schedule = try CallSchedule(workload)
-        let server = redisURL == nil ? try await LocalRedisServer.start() : nil
+        if redisURL != nil, kind != .plain {
+            throw FloodgateError(.invalidConfiguration, "a server kind other than plain needs the private redis-server, not a Redis URL")
+        }
+        let server = redisURL == nil ? try await LocalRedisServer.start(.init(arguments: kind.serverArguments)) : nil
         defer { server?.stop() }
         var configuration = try RedisClientConfiguration(url: redisURL ?? server!.url)
         configuration.commandTimeout = .seconds(10)
@@ -28,7 +32,7 @@ public enum Simulation {
         for name in designs {
             reports.append(try await replay(name, schedule: schedule, configuration: configuration, progress: progress))
         }
-        return SimulationReport(workload: workload, designs: reports)
+        return SimulationReport(workload: workload, server: redisURL == nil ? kind : nil, designs: reports)
     }
 
     /// What happened to the calls of one replay, for the figures.
@@ -234,6 +238,10 @@ public enum Simulation {
                     byComponent[component.name, default: 0] += count
                 }
             }
+            let cacheReads = everyInstance.compactMap(\.cacheStatistics).reduce(into: (hits: 0, misses: 0)) {
+                $0.hits += $1.redisHits
+                $0.misses += $1.redisMisses
+            }
             for instance in instances { await instance.stop(gracefully: true) }
             let wall = started.duration(to: wallClock.now)
             return DesignReport(
@@ -244,6 +252,7 @@ public enum Simulation {
                 byComponent: byComponent,
                 commandsPerMinute: perMinute,
                 cacheCommandsPerMinute: cachePerMinute,
+                cacheReads: everyInstance.contains { $0.cacheStatistics != nil } ? cacheReads : nil,
                 wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
             )
         }

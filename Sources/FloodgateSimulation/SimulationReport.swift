@@ -34,6 +34,9 @@ public struct DesignReport: Sendable, Codable, Hashable {
     /// Calls sent to that tenant's `slack` during its `Retry-After`.
     public var callsDuringRetryAfter: Int
     public var cacheHitRatio: Double
+    /// The response cache's `GET`s, and the share of them that found a value it could serve (nil without a cache).
+    public var cacheGets: Int?
+    public var cacheGetsFindingValue: Double?
     public var wallSeconds: Double
     /// Redis commands in each simulated minute (from INFO commandstats), for the plot.
     public var commandsPerMinute: [Int]
@@ -53,6 +56,7 @@ public struct DesignReport: Sendable, Codable, Hashable {
         byComponent: [String: Int],
         commandsPerMinute: [Int],
         cacheCommandsPerMinute: [Int],
+        cacheReads: (hits: Int, misses: Int)?,
         wallSeconds: Double
     ) {
         self.commandsPerMinute = commandsPerMinute
@@ -104,6 +108,10 @@ public struct DesignReport: Sendable, Codable, Hashable {
         throttlePropagationSeconds = faults.throttlePropagationSeconds
         callsDuringRetryAfter = faults.callsDuringRetryAfter
         cacheHitRatio = calls == 0 ? 0 : Double(outcomes.servedFromCache) / Double(calls)
+        if let cacheReads {
+            cacheGets = cacheReads.hits + cacheReads.misses
+            cacheGetsFindingValue = cacheGets == 0 ? nil : Double(cacheReads.hits) / Double(cacheReads.hits + cacheReads.misses)
+        }
         self.wallSeconds = wallSeconds
     }
 }
@@ -116,10 +124,13 @@ extension DesignReport {
 /// Every design's figures for one workload.
 public struct SimulationReport: Sendable, Codable, Hashable {
     public var workload: WorkloadParameters
+    /// The kind of private redis-server replayed against (nil: a server given by URL).
+    public var server: RedisServerKind?
     public var designs: [DesignReport]
 
-    init(workload: Workload, designs: [DesignReport]) {
+    init(workload: Workload, server: RedisServerKind?, designs: [DesignReport]) {
         self.workload = WorkloadParameters(workload)
+        self.server = server
         self.designs = designs
     }
 

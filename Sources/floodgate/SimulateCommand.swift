@@ -60,6 +60,8 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "How many instances the partition cuts off from Redis. (default: 1)") var partitioned: Int?
     @Option(help: "Designs to replay, comma-separated.") var designs = "naive,ttl,floodgate"
     @Option(help: "Redis URL. Default: a private redis-server on a free loopback port.") var redis: String?
+    @Option(help: "The private redis-server's kind: plain (CLIENT TRACKING), no-tracking (CLIENT renamed away) or keyspace (no CLIENT, keyspace notifications on). (default: plain)")
+    var server: String?
     @Option(help: "Output: table, markdown, json or csv.") var format = "table"
     @Option(help: "Write an SVG plot of Redis commands per simulated minute for each design to this file (one scenario).") var plot: String?
     @Option(name: .customLong("price-per-100k"), help: "Price per 100,000 commands, for the cost per month.") var pricePer100k = 0.20
@@ -153,11 +155,15 @@ struct SimulateCommand: AsyncParsableCommand {
             return (scenario, workload)
         }
         let names = designs.split(separator: ",").map { String($0) }
+        guard let serverKind = RedisServerKind(rawValue: server ?? "plain") else {
+            throw ValidationError("--server: \(RedisServerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if server != nil, redis != nil { throw ValidationError("--server: only with the private redis-server, not with --redis") }
         var reports: [(Scenario?, SimulationReport)] = []
         do {
             let progress: (@Sendable (String, Int, Int) -> Void)? = isatty(STDERR_FILENO) == 1 ? Self.showProgress : nil
             for (scenario, workload) in runs {
-                let report = try await Simulation.run(workload, designs: names, redisURL: redis, progress: progress)
+                let report = try await Simulation.run(workload, designs: names, redisURL: redis, server: serverKind, progress: progress)
                 reports.append((scenario, report))
             }
             if progress != nil { writeToStandardError("\r\u{1B}[K") }

@@ -17,6 +17,7 @@ struct TrackingTests {
                     _ = try await reader.get(key)
                     try await writer.set(key, to: "2")
                     var iterator = invalidations.makeAsyncIterator()
+                    #expect(try await next(&iterator, "tracking on") == .resumed)
                     #expect(try await next(&iterator, "the invalidation of the key read") == .keys([key]))
                     _ = try await writer.send(command: "FLUSHALL")
                     #expect(try await next(&iterator, "the flush's invalidation") == .all(reason: .serverFlushed))
@@ -36,6 +37,7 @@ struct TrackingTests {
                     try await writer.set("other:key", to: "x")
                     try await writer.set(prefix + "a", to: "x")
                     var iterator = invalidations.makeAsyncIterator()
+                    #expect(try await next(&iterator, "tracking on") == .resumed)
                     #expect(try await next(&iterator, "the prefix's invalidation") == .keys([prefix + "a"]), "never read, still invalidated; other prefix not")
                 }
             }
@@ -49,10 +51,12 @@ struct TrackingTests {
                 let invalidations = reader.invalidations()
                 var iterator = invalidations.makeAsyncIterator()
                 #expect(await reader.enableTracking(.broadcast()) == .on(.broadcast()))
+                #expect(try await next(&iterator, "tracking on") == .resumed)
                 server.kill()
                 #expect(try await next(&iterator, "the lost connection's invalidation") == .all(reason: .connectionLost))
                 try await server.restart()
-                try await eventually("tracking is on again") { reader.trackingStatus == .on(.broadcast()) }
+                #expect(try await next(&iterator, "tracking on again, on the new connection") == .resumed)
+                #expect(reader.trackingStatus == .on(.broadcast()))
                 try await withRunningClient(testConfiguration(server)) { (writer) async throws in
                     try await writer.set(key, to: "x")
                 }

@@ -98,6 +98,23 @@ extension RedisCommandSending {
         try await send(RedisCommand("PEXPIRE", key, milliseconds)).int() == 1
     }
 
+    /// `SCAN cursor [MATCH pattern] [COUNT count]`: the next cursor ("0" when the iteration is over) and this
+    /// step's keys. Every key present for the whole iteration is returned at least once.
+    public func scan(cursor: String = "0", match pattern: String? = nil, count: Int? = nil) async throws -> (cursor: String, keys: [String]) {
+        var arguments = [cursor]
+        if let pattern { arguments += ["MATCH", pattern] }
+        if let count { arguments += ["COUNT", String(count)] }
+        let reply = try await send(RedisCommand("SCAN", arguments: arguments)).elements()
+        guard reply.count == 2, let next = try reply[0].optionalString() else {
+            throw RedisClientError(.unexpectedReply, "SCAN did not return a cursor and a list of keys")
+        }
+        let keys = try reply[1].elements().map { element -> String in
+            guard let key = try element.optionalString() else { throw RedisClientError(.unexpectedReply, "SCAN returned a null key") }
+            return key
+        }
+        return (next, keys)
+    }
+
     /// `PTTL key`: milliseconds to live; -1 without expiry, -2 when the key does not exist.
     public func pttl(_ key: String) async throws -> Int {
         try await send(RedisCommand("PTTL", key)).int()

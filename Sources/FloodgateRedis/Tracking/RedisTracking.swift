@@ -25,6 +25,9 @@ public enum RedisInvalidation: Sendable, Hashable {
     case keys([String])
     /// Everything may have changed: the server flushed, or invalidations may have been lost.
     case all(reason: FlushReason)
+    /// Tracking is on (again) on a connection: every change from now on is reported. What changed before, since
+    /// the last `.all`, is unknown.
+    case resumed
 
     public enum FlushReason: Sendable, Hashable {
         /// `FLUSHALL` / `FLUSHDB` on the server.

@@ -38,7 +38,8 @@ struct CacheRoutes: Sendable {
         var request = request
         let key = try Self.key(context)
         let body = try await request.decodeJSON(CachePutRequest.self, limit: sidecar.configuration.bodyLimit)
-        guard (1...86_400_000).contains(body.ttlMs) else { throw APIError.invalidField("ttlMs", "must be between 1 and 86400000") }
+        let maximum = Int(sidecar.cache.configuration.maximumTTL.nanoseconds / 1_000_000)
+        guard (1...maximum).contains(body.ttlMs) else { throw APIError.invalidField("ttlMs", "must be between 1 and \(maximum)") }
         try await sidecar.cache.set(key, to: body.value, ttl: .milliseconds(body.ttlMs))
         if let claim = body.claim { sidecar.claims.release(key, claim: claim) }
         return Response(status: .noContent)

@@ -37,6 +37,10 @@ public struct SidecarConfiguration: Sendable {
     public var budgetPerDay: Int?
     public var permitTimeout: Duration = .seconds(60)
     public var bodyLimit = 65_536
+    /// `cache.invalidation`: `automatic` (keyspace notifications, else tracking, else publish) or `publish`.
+    public var cacheInvalidation = ResponseCache.Configuration.InvalidationPreference.automatic
+    /// `cache.keyspace.configure`: turn the server's keyspace notifications on for the cache's directory.
+    public var configureKeyspaceNotifications = false
 
     /// The built-in profiles, by the names the API uses.
     public static let builtInProfiles: [String: ProviderProfile] = [
@@ -70,6 +74,12 @@ public struct SidecarConfiguration: Sendable {
         }
         budgetPerDay = config.int(forKey: "floodgate.budget")
         bodyLimit = config.int(forKey: "floodgate.body.limit", default: bodyLimit)
+        switch config.string(forKey: "cache.invalidation", default: "automatic") {
+        case "automatic": cacheInvalidation = .automatic
+        case "publish": cacheInvalidation = .publish
+        case let other: throw SidecarConfigurationError(key: "cache.invalidation", problem: "\(other.debugDescription) is not automatic or publish")
+        }
+        configureKeyspaceNotifications = config.bool(forKey: "cache.keyspace.configure", default: false)
         if let text = config.string(forKey: "floodgate.permit.timeout") {
             guard let timeout = PolicySpec.duration(text) else {
                 throw SidecarConfigurationError(key: "floodgate.permit.timeout", problem: "\"\(text)\" is not a duration such as 60s")
@@ -109,6 +119,7 @@ public struct SidecarConfiguration: Sendable {
     static let typedKeys: [(key: String, type: String)] = [
         ("floodgate.port", "int"), ("floodgate.budget", "int"), ("floodgate.body.limit", "int"),
         ("fleet.size", "int"), ("instance.index", "int"), ("share.fraction", "double"), ("suspend.redis", "bool"),
+        ("cache.keyspace.configure", "bool"),
     ]
 
     static func checkTypes(_ config: ConfigReader) throws(SidecarConfigurationError) {

@@ -42,6 +42,7 @@ enum DashboardPage {
             <div class="card"><h2>Breakers</h2><table id="breakers"></table></div>
             <div class="card" style="margin-top:16px"><h2>Back-offs</h2><table id="backoffs"></table></div>
             <div class="card" style="margin-top:16px"><h2>Command budget</h2><div id="budget">no budget configured</div></div>
+            <div class="card" style="margin-top:16px"><h2>Response cache</h2><div id="cache"></div></div>
             <div class="card" style="margin-top:16px"><h2>Shadow mode: would have refused</h2><table id="shadow"></table></div>
           </div>
         </div>
@@ -104,6 +105,9 @@ enum DashboardPage {
             budget.textContent = `${data.budget.level}: ${data.budget.usedToday} used today, ${data.budget.projected} projected` +
               (data.budget.allowance ? ` of ${data.budget.allowance} allowed` : "");
           }
+          const c = data.cache;
+          document.getElementById("cache").textContent = `invalidation by ${c.invalidation}; directory ${c.directory}, ` +
+            `${c.directoryEntries} keys; ${c.readsSkipped} Redis reads skipped, ${c.redisMisses} GETs found nothing`;
           const shadow = document.getElementById("shadow");
           const wouldRefuse = data.shadow ? Object.entries(data.shadow.wouldRefuse).flatMap(([integration, reasons]) =>
             Object.entries(reasons).map(([reason, calls]) => row([integration, reason, String(calls)]))) : [];

@@ -29,6 +29,33 @@ struct HealthReport: Codable, Sendable {
         }
     }
 
+    /// The response cache: how other instances' writes reach it, and what its directory knows.
+    struct Cache: Codable, Sendable {
+        /// `keyspace`, `tracking`, `publish`, `none` (no Redis) or `pending`.
+        var invalidation: String
+        /// `complete` (a miss of a key nobody wrote costs no command), `scanning`, `waitingForHorizon` or
+        /// `waitingForStream`.
+        var directory: String
+        var directoryEntries: Int
+        var directoryBytes: Int
+        var nearEntries: Int
+        /// Near misses answered with no command, and `GET`s that found nothing.
+        var readsSkipped: Int
+        var redisMisses: Int
+
+        init(_ cache: ResponseCache) {
+            let directory = cache.directoryStatus
+            let statistics = cache.statistics
+            invalidation = cache.invalidationMode.rawValue
+            self.directory = directory.completeness
+            directoryEntries = directory.entries
+            directoryBytes = directory.bytes
+            nearEntries = cache.nearCount.entries
+            readsSkipped = statistics.readsSkipped
+            redisMisses = statistics.redisMisses
+        }
+    }
+
     /// `ok` (ready), or `draining` (shutting down: 503).
     var status: String
     /// `shared`, `localOnly`, `degraded` (Redis unreachable) or `budgetShedding`.
@@ -41,6 +68,7 @@ struct HealthReport: Codable, Sendable {
     var permitsOutstanding: Int
     var redis: Redis
     var budget: Budget?
+    var cache: Cache
     var uptimeSeconds: Double
     /// Shadow mode: the integrations in it, and the calls it let through that would have been refused.
     var shadow: Shadow?

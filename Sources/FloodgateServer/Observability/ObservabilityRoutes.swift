@@ -52,6 +52,7 @@ struct ObservabilityRoutes: Sendable {
                 connectionAttemptsFailed: attempts?.failed
             ),
             budget: budget.map(HealthReport.Budget.init),
+            cache: HealthReport.Cache(sidecar.cache),
             uptimeSeconds: Double(sidecar.now() - sidecar.startedAt) / 1e9,
             shadow: HealthReport.Shadow(sidecar)
         )
@@ -75,6 +76,7 @@ struct ObservabilityRoutes: Sendable {
         var breakers: [Breaker]
         var backoffs: [Backoff]
         var budget: HealthReport.Budget?
+        var cache: HealthReport.Cache
         var redisConfigured: Bool
         /// Failed attempts to connect to Redis since start (nil without Redis).
         var connectionAttemptsFailed: Int?
@@ -96,6 +98,7 @@ struct ObservabilityRoutes: Sendable {
             backoffs: status.backoffs.map { .init(key: $0.key.description, until: $0.value.nanosecondsSince1970 / 1_000_000) }
                 .sorted { $0.key < $1.key },
             budget: (sidecar.budget?.status).map(HealthReport.Budget.init),
+            cache: HealthReport.Cache(sidecar.cache),
             redisConfigured: sidecar.redis != nil,
             connectionAttemptsFailed: sidecar.redis?.accounting.connectionAttempts().failed,
             shadow: HealthReport.Shadow(sidecar)

@@ -90,6 +90,11 @@ final class SidecarMetrics: Sendable {
                 last[tier] = count
             }
         }
+        let directory = sidecar.cache.directoryStatus
+        registry.makeGauge(descriptor: .named("floodgate_cache_directory_entries", help: "Cache keys the directory knows may exist in Redis")).set(Int64(directory.entries))
+        registry.makeGauge(descriptor: .named("floodgate_cache_directory_bytes", help: "Memory the cache directory holds")).set(Int64(directory.bytes))
+        registry.makeGauge(descriptor: .named("floodgate_cache_directory_complete", help: "1 when a miss of a key nobody wrote costs no Redis read")).set(Int64(directory.completeness == "complete" ? 1 : 0))
+        registry.makeGauge(descriptor: .named("floodgate_cache_reads_skipped", help: "Near misses the directory answered with no Redis read")).set(Int64(statistics.readsSkipped))
         if let budget = sidecar.budget?.status {
             registry.makeGauge(descriptor: .named("floodgate_budget_used_today", help: "Redis commands counted against today's allowance")).set(Int64(budget.usedToday))
             registry.makeGauge(descriptor: .named("floodgate_budget_projected", help: "Commands projected for the day at the current rate")).set(Int64(budget.projected))

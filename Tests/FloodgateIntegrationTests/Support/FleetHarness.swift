@@ -134,7 +134,9 @@ final class FleetHarness: @unchecked Sendable {
         }
         if let cache {
             try await eventually("the budget's first report") { client.accounting.snapshot().count(component: .budget) > 0 }
-            try await eventually("the cache's invalidation mode") { cache.invalidationMode != .pending }
+            try await eventually("the cache's invalidation mode and directory") {
+                cache.invalidationMode != .pending && cache.directoryStatus.completeness == "complete"
+            }
         }
         return instance
     }
