@@ -28,17 +28,31 @@ struct BenchGuard {
     /// Nanoseconds per operation in each of 200 batches of 10,000 runs of `operation`, sorted; `between` runs
     /// after each batch, untimed.
     static func batchTimes(
+        rounds: Int = 200,
         between: () -> Void = {},
         _ operation: () async throws -> Void
     ) async rethrows -> [Double] {
         let timer = ContinuousClock()
         var samples: [Double] = []
-        for _ in 0..<200 {
+        for _ in 0..<rounds {
             let started = timer.now
             for _ in 0..<10_000 { try await operation() }
             let elapsed = started.duration(to: timer.now)
             samples.append((Double(elapsed.components.attoseconds) / 1e9 + Double(elapsed.components.seconds) * 1e9) / 10_000)
             between()
+        }
+        return samples.sorted()
+    }
+
+    /// ``batchTimes(rounds:between:_:)`` for a synchronous operation.
+    static func syncBatchTimes(rounds: Int, _ operation: () -> Void) -> [Double] {
+        let timer = ContinuousClock()
+        var samples: [Double] = []
+        for _ in 0..<rounds {
+            let started = timer.now
+            for _ in 0..<10_000 { operation() }
+            let elapsed = started.duration(to: timer.now)
+            samples.append((Double(elapsed.components.attoseconds) / 1e9 + Double(elapsed.components.seconds) * 1e9) / 10_000)
         }
         return samples.sorted()
     }
