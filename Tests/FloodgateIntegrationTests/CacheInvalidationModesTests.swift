@@ -158,4 +158,30 @@ struct CacheInvalidationModesTests {
             #expect(try await Self.stats(observer) == expected)
         }
     }
+
+    /// Only when told to does the cache change the server: with `configureKeyspaceNotifications` on a plain server
+    /// it adds the classes it needs and uses them; without, it leaves `notify-keyspace-events` as it was.
+    @Test func keyspaceNotificationsAreTurnedOnOnlyWhenConfigured() async throws {
+        for configure in [false, true] {
+            let server = try await LocalRedisServer.start(.init(arguments: ["--notify-keyspace-events", "Ex"]))
+            defer { server.stop() }
+            let client = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
+            let cache = try ResponseCache(configuration: .init(configureKeyspaceNotifications: configure), store: .redis(client))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                group.addTask { try await cache.run() }
+                defer { group.cancelAll() }
+                try await eventually("the cache chose") { cache.invalidationMode != .pending }
+                let flags = try await client.configGet("notify-keyspace-events")["notify-keyspace-events"] ?? ""
+                if configure {
+                    #expect(cache.invalidationMode == .keyspace)
+                    let has = "K$gxe".allSatisfy { flags.contains($0) || ($0 != "K" && flags.contains("A")) }
+                    #expect(has && flags.contains("E"), "added to, not replaced: \(flags)")
+                } else {
+                    #expect(cache.invalidationMode == .tracking)
+                    #expect(Set(flags) == Set("xE"), "left alone: \(flags)")
+                }
+            }
+        }
+    }
 }

@@ -22,6 +22,9 @@ struct SidecarConfigurationTests {
         #expect(configuration.redisURL == nil && configuration.token == nil)
         #expect(configuration.integrations == ["slack", "hubspot", "salesforce"])
         #expect(configuration.guards.profiles["slack"] == .slack())
+        #expect(configuration.cacheInvalidation == .automatic && !configuration.configureKeyspaceNotifications)
+        let publishing = try await SidecarConfiguration.load(environment: ["CACHE_INVALIDATION": "publish", "CACHE_KEYSPACE_CONFIGURE": "true"])
+        #expect(publishing.cacheInvalidation == .publish && publishing.configureKeyspaceNotifications)
     }
 
     @Test func flagsOverrideTheEnvironmentWhichOverridesTheFile() async throws {
@@ -56,6 +59,8 @@ struct SidecarConfigurationTests {
         (["REDIS_TLS_CA": "/etc/passwd"], "redis.tls.ca"),
         (["REDIS_URL": "redis://127.0.0.1:6379", "REDIS_TLS_CA": "/etc/passwd"], "redis.tls.ca"),
         (["REDIS_URL": "rediss://127.0.0.1:6379", "REDIS_TLS_CA": "/nonexistent/ca.pem"], "redis.tls.ca"),
+        (["CACHE_INVALIDATION": "tracking"], "cache.invalidation"),
+        (["CACHE_KEYSPACE_CONFIGURE": "sometimes"], "cache.keyspace.configure"),
     ] as [([String: String], String?)])
     func eachBadValueIsNamedByItsKeyInOneLine(environment: [String: String], key: String?) async throws {
         do {

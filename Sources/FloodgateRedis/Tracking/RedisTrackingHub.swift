@@ -120,7 +120,7 @@ final class RedisTrackingHub: Sendable {
         state.withLock { $0.status = status }
         if case .on = status { broadcast(.resumed) }
         if case .unavailable(let reason) = status {
-            logger.notice("Redis client-side caching unavailable", metadata: ["reason": "\(reason)"])
+            logger.debug("Redis client-side caching unavailable", metadata: ["reason": "\(reason)"])
         }
         return status
     }
