@@ -31,11 +31,20 @@ public struct FloodgateError: Error, Sendable, Hashable, CustomStringConvertible
     public let message: String
     /// For a refused call: the earliest moment a retry can be allowed (nil when unknown, e.g. a forced-open breaker).
     public let retryAt: WallInstant?
+    /// For bad configuration: the field at fault, as ``FloodgateConfiguration`` names it (`fleetSize`, `keyPrefix`,
+    /// `limits.<integration>`, `breakers.<integration>`), so callers map it without reading the message.
+    public let field: String?
 
-    public init(_ code: Code, _ message: String, retryAt: WallInstant? = nil) {
+    public init(_ code: Code, _ message: String, retryAt: WallInstant? = nil, field: String? = nil) {
         self.code = code
         self.message = message
         self.retryAt = retryAt
+        self.field = field
+    }
+
+    /// The same error, naming `field` (unless it names one already).
+    func naming(_ field: String) -> FloodgateError {
+        FloodgateError(code, message, retryAt: retryAt, field: self.field ?? field)
     }
 
     /// Whether this error refused a call (rate limit, breaker, back-off) rather than reported bad input.

@@ -20,6 +20,9 @@ public final class Sidecar: Sendable {
     let metrics: SidecarMetrics
     let history: CommandHistory
     let health: HealthProbe
+    /// The kill switch shared by the guards, the cache and the budget (`suspend.redis`, SIGHUP, `PUT /v1/admin/redis`).
+    let redisSwitch: RedisSwitch
+    let configurationSource: (@Sendable () async throws -> SidecarConfiguration)?
     let logger: Logger
     private let clock = WallClock()
     let startedAt: Int64
@@ -27,9 +30,16 @@ public final class Sidecar: Sendable {
     /// Builds every part; nothing connects or listens until the application runs.
     ///
     /// - Throws: ``SidecarConfigurationError`` for a configuration the guards or the client refuse.
-    public init(configuration: SidecarConfiguration, logger: Logger = Logger(label: "floodgate.sidecar")) throws {
+    /// - Parameter configurationSource: where SIGHUP and `POST /v1/admin/reload` read the configuration again (the
+    ///   same flags, environment and file as at start); nil: no reload.
+    public init(
+        configuration: SidecarConfiguration,
+        configurationSource: (@Sendable () async throws -> SidecarConfiguration)? = nil,
+        logger: Logger = Logger(label: "floodgate.sidecar")
+    ) throws {
         try configuration.validate()
         self.configuration = configuration
+        self.configurationSource = configurationSource
         self.logger = logger
         let metrics = SidecarMetrics()
         self.metrics = metrics
@@ -37,7 +47,9 @@ public final class Sidecar: Sendable {
         startedAt = clock.now.nanosecondsSince1970
         permits = PermitTable(instanceTag: configuration.guards.instanceID)
         let store: FloodgateStore
-        if let redisConfiguration = try configuration.redisClientConfiguration(), !configuration.guards.suspendRedis {
+        let redisSwitch = RedisSwitch(on: !configuration.guards.suspendRedis)
+        self.redisSwitch = redisSwitch
+        if let redisConfiguration = try configuration.redisClientConfiguration() {
             let client: RedisClient
             do {
                 client = try RedisClient(
@@ -56,6 +68,7 @@ public final class Sidecar: Sendable {
                 try CommandBudget(
                     configuration: .init(perDay: $0, keyPrefix: configuration.guards.keyPrefix),
                     client: client,
+                    redisSwitch: redisSwitch,
                     logger: logger,
                     metricsFactory: metrics.factory
                 )
@@ -65,7 +78,7 @@ public final class Sidecar: Sendable {
             store = .memory
             budget = nil
         }
-        floodgate = try Floodgate(configuration: configuration.guards, store: store, budget: budget, logger: logger)
+        floodgate = try Floodgate(configuration: configuration.guards, store: store, budget: budget, redisSwitch: redisSwitch, logger: logger)
         cache = try ResponseCache(
             configuration: .init(
                 keyPrefix: configuration.guards.keyPrefix + ":c",
@@ -74,6 +87,7 @@ public final class Sidecar: Sendable {
             ),
             store: store,
             budget: budget,
+            redisSwitch: redisSwitch,
             logger: logger,
             metricsFactory: metrics.factory
         )
@@ -97,7 +111,7 @@ public final class Sidecar: Sendable {
     /// What the sidecar starts as, for the start-up line: the mode and why.
     public var startingModeDescription: String {
         if configuration.redisURL == nil { return "localOnly (no REDIS_URL: memory store, zero Redis commands)" }
-        if configuration.guards.suspendRedis { return "localOnly (SUSPEND_REDIS=true: zero Redis commands)" }
+        if !redisSwitch.isOn { return "localOnly (SUSPEND_REDIS=true: zero Redis commands until switched on)" }
         return "shared (Redis \(redis.map { "\($0.configuration.host):\($0.configuration.port)" } ?? "?"))"
     }
 
@@ -109,6 +123,7 @@ public final class Sidecar: Sendable {
         if let token = configuration.token { api.add(middleware: BearerTokenMiddleware(token: token)) }
         GuardRoutes(sidecar: self).register(on: api)
         CacheRoutes(sidecar: self).register(on: api)
+        AdminRoutes(sidecar: self).register(on: api)
         ObservabilityRoutes(sidecar: self).register(on: router)
         return router
     }
@@ -117,11 +132,12 @@ public final class Sidecar: Sendable {
     /// while the guards and the client still run).
     public var services: [any Service] {
         var services: [any Service] = []
-        if let redis { services.append(redis) }
+        if let redis { services.append(SwitchedRedisClient(client: redis, redisSwitch: redisSwitch)) }
         services.append(floodgate)
         services.append(cache)
         if let budget { services.append(budget) }
         services.append(SidecarHousekeeping(sidecar: self))
+        if configurationSource != nil { services.append(SidecarReloader(sidecar: self)) }
         return services
     }
 
@@ -157,9 +173,51 @@ public final class Sidecar: Sendable {
         )
     }
 
+    /// Reads the configuration again and applies what can change without a restart: limits, breakers, shadow mode
+    /// and `suspend.redis`.
+    ///
+    /// - Throws: ``SidecarConfigurationError`` naming the key (a bad value, or one that needs a restart); nothing
+    ///   changes then.
+    func reload() async throws {
+        guard let configurationSource else {
+            throw SidecarConfigurationError(key: nil, problem: "this sidecar was started without a configuration to reload")
+        }
+        var new = try await configurationSource()
+        // Each reading draws a new random instance id when none is configured: the running one stays (instance.id
+        // is never reloaded).
+        new.guards.instanceID = configuration.guards.instanceID
+        try new.validate()
+        if let key = configuration.firstFixedKeyChanged(in: new) {
+            throw SidecarConfigurationError(key: key, problem: "changes only with a restart; nothing was reloaded")
+        }
+        do {
+            try floodgate.reload(new.guards)
+        } catch let error as FloodgateError {
+            throw SidecarConfigurationError(key: SidecarConfiguration.key(ofGuardsField: error.field), problem: error.message)
+        }
+    }
+
     /// Gives back every outstanding permit (recorded as cancelled): at shutdown, and for permits past their timeout.
     func giveBack(_ expired: [FloodgatePermit]) {
         for permit in expired { floodgate.record(permit, .cancelled) }
+    }
+}
+
+/// The Redis client, started once the kill switch is on: a sidecar started with `SUSPEND_REDIS=true` does not even
+/// connect until it is switched on. Switched off later, the connection stays open and idle (nothing is sent).
+struct SwitchedRedisClient: Service {
+    let client: RedisClient
+    let redisSwitch: RedisSwitch
+
+    func run() async throws {
+        let started: Bool = await cancelWhenGracefulShutdown {
+            while !redisSwitch.isOn {
+                do { try await Task.sleep(for: .milliseconds(100)) } catch { return false }
+            }
+            return true
+        }
+        guard started else { return }
+        try await client.run()
     }
 }
 

@@ -10,6 +10,8 @@ public enum SidecarEndpoints {
         ("put", "/v1/cache/{key}"),
         ("delete", "/v1/cache/{key}"),
         ("post", "/v1/cache/{key}/load"),
+        ("put", "/v1/admin/redis"),
+        ("post", "/v1/admin/reload"),
         ("get", "/api/health"),
         ("get", "/api/health/live"),
         ("get", "/metrics"),

@@ -40,8 +40,13 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration: SidecarConfiguration
         let sidecar: Sidecar
         do {
-            configuration = try await SidecarConfiguration.load(flags: flags, environment: ProcessInfo.processInfo.environment)
-            sidecar = try Sidecar(configuration: configuration, logger: Logger(label: "floodgate"))
+            let environment = ProcessInfo.processInfo.environment
+            configuration = try await SidecarConfiguration.load(flags: flags, environment: environment)
+            // SIGHUP reads the same flags, environment and file again.
+            let source: @Sendable () async throws -> SidecarConfiguration = { [flags] in
+                try await SidecarConfiguration.load(flags: flags, environment: environment)
+            }
+            sidecar = try Sidecar(configuration: configuration, configurationSource: source, logger: Logger(label: "floodgate"))
         } catch let error as SidecarConfigurationError {
             FileHandle.standardError.write(Data("floodgate: \(error)\n".utf8))
             throw ExitCode(2)

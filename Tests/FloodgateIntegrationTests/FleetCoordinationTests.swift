@@ -258,6 +258,33 @@ struct FleetCoordinationTests {
         }
     }
 
+    /// The kill switch: off, the very next decisions send nothing and spend only what the instance holds, with the
+    /// window's counts kept; on again, the instance rejoins the fleet.
+    @Test func theKillSwitchStopsEveryCommandAtOnceAndKeepsTheWindowsCounts() async throws {
+        try await withFleet { fleet in
+            let profile = ProviderProfile.generic([.fixedWindow(limit: 100, window: .seconds(60))])
+            let a = try await fleet.addInstance(Self.configuration(["api": profile], fleetSize: 1))
+            // Past its joining wait, so that it holds a share (a joiner switched off decides on the local-only
+            // share, the bound ARCHITECTURE.md gives for an instance that loses Redis before it holds one).
+            try await fleet.advance(by: .seconds(62), step: .seconds(1), instances: [a])
+            let key = try GuardKey(integration: "api", tenant: "t")
+            #expect(await a.spend(30, on: key) == 30)
+            a.floodgate.setRedisEnabled(false)
+            #expect(a.floodgate.mode == .localOnly)
+            let before = a.client.accounting.snapshot()
+            let statsBefore = try await fleet.observer.commandStats()
+            let allowed = await a.spend(100, on: key)
+            #expect(allowed > 0 && 30 + allowed <= 100, "decides on what it holds, never past the window's limit: \(allowed)")
+            #expect(a.client.accounting.snapshot().subtracting(before).total == 0, "not one command")
+            var statsAfter = try await fleet.observer.commandStats()
+            statsAfter["info"] = statsBefore["info"]
+            #expect(statsAfter == statsBefore)
+            a.floodgate.setRedisEnabled(true)
+            fleet.clock.advance(by: .seconds(1))
+            try await eventually("shared again") { a.floodgate.mode == .shared }
+        }
+    }
+
     @Test func whenRedisDiesDecisionsGoOnLocallyAndSharedModeReturnsWhenItIsBack() async throws {
         try await withFleet { fleet in
             let profile = ProviderProfile.generic([.fixedWindow(limit: 400, window: .seconds(60))])

@@ -87,6 +87,65 @@ struct SidecarProcessTests {
 
     /// Throttles recorded (acknowledged with 200) just before and while `SIGTERM` arrives are all in Redis after the
     /// process exits, and a restarted sidecar refuses those tenants.
+    /// SIGHUP reloads the configuration file: a raised limit applies to the window in course with its counts kept,
+    /// a file that does not parse or a change that needs a restart keeps what runs and logs one line naming the
+    /// key, and `suspend.redis` switches Redis on and off. The limits are checked while switched off (the
+    /// instance's local share is the whole limit in a fleet of one), where the counts are this process's alone.
+    @Test func sighupReloadsLimitsAndTheKillSwitchAndKeepsTheRunningConfigurationOnABadFile() async throws {
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("floodgate-reload-\(UUID().uuidString.prefix(8)).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        func write(_ json: String) throws { try Data(json.utf8).write(to: file) }
+        func limits(_ spec: String, suspend: Bool = false) -> String {
+            #"{"floodgate": {"integrations": ["acme"], "limits": {"acme": ["\#(spec)"]}}, "suspend": {"redis": \#(suspend)}}"#
+        }
+        try write(limits("fixed:5/3600s", suspend: true))
+        let sidecar = try await FloodgateProcess.serve(redisURL: server.url, environment: ["FLOODGATE_CONFIG": file.path])
+        defer { sidecar.child.end(signal: SIGKILL) }
+        func mode() async throws -> String? {
+            try? await sidecar.withClient { try await $0.get("/api/health").object["mode"] as? String }
+        }
+        try await eventually("serving, switched off", within: .seconds(30)) { try await mode() == "localOnly" }
+        func spend(_ attempts: Int) async throws -> Int {
+            try await sidecar.withClient { client in
+                var allowed = 0
+                for _ in 0..<attempts {
+                    if let permit = try await client.acquireResponse(integration: "acme", tenant: "t").object["permit"] as? String {
+                        _ = try await client.record(permit, #""outcome":"success""#)
+                        allowed += 1
+                    }
+                }
+                return allowed
+            }
+        }
+        #expect(try await spend(10) == 5)
+        try write(limits("fixed:8/3600s", suspend: true))
+        sidecar.reload()
+        try await eventually("the new limit is in force") { try await spend(1) == 1 }
+        #expect(try await spend(10) == 2, "8 in the window in course, 5 + 1 of them spent before")
+
+        try write("{not json")
+        sidecar.reload()
+        try await eventually("the bad file is reported") { sidecar.log.contains("configuration not reloaded") }
+        try write(#"{"floodgate": {"integrations": ["acme", "slack"], "limits": {"acme": ["fixed:8/3600s"]}}, "suspend": {"redis": true}}"#)
+        sidecar.reload()
+        try await eventually("the change that needs a restart is reported") { sidecar.log.contains("floodgate.integrations") }
+        let refusals = sidecar.log.split(separator: "\n").filter { $0.contains("configuration not reloaded") }
+        #expect(refusals.count == 2, "one line each: \(refusals)")
+        #expect(refusals.first?.contains("floodgate.config") == true, "\(refusals)")
+        #expect(try await spend(3) == 0, "still the limit of 8")
+
+        #expect(try await mode() == "localOnly")
+        try write(limits("fixed:8/3600s"))
+        sidecar.reload()
+        try await sidecar.waitUntilShared()
+        try write(limits("fixed:8/3600s", suspend: true))
+        sidecar.reload()
+        try await eventually("switched off again") { try await mode() == "localOnly" }
+        #expect(sidecar.child.isRunning)
+    }
+
     @Test func sigtermDuringLoadLosesNoAcknowledgedOutcome() async throws {
         let redis = try await LocalRedisServer.start()
         defer { redis.stop() }
@@ -257,18 +316,22 @@ final class FloodgateProcess: Sendable {
         try await ProgramRun.run(try executable().path, arguments, environment: Self.environment(environment), timeout: .seconds(60))
     }
 
-    /// Starts `floodgate serve` on a free loopback port against `redisURL`.
-    static func serve(redisURL: String) async throws -> FloodgateProcess {
+    /// Starts `floodgate serve` on a free loopback port against `redisURL`, with `environment` (a configuration
+    /// file in `FLOODGATE_CONFIG`, for one).
+    static func serve(redisURL: String, environment: [String: String] = [:]) async throws -> FloodgateProcess {
         let port = try LocalRedisServer.freeLoopbackPort()
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("floodgate-serve-\(port)-\(UUID().uuidString.prefix(8)).log")
         let child = try ChildProcess(
             try executable().path,
             arguments: ["serve", "--port", "\(port)", "--redis", redisURL],
-            environment: Self.environment([:]),
+            environment: Self.environment(environment),
             output: logFile
         )
         return FloodgateProcess(child: child, port: port, logFile: logFile)
     }
+
+    /// Sends `SIGHUP`: reload the configuration.
+    func reload() { child.send(SIGHUP) }
 
     /// Starts `floodgate serve --socket PATH` on the embedded default, its output into `output` (or nowhere).
     static func serve(socket path: String, output: URL? = nil) throws -> ChildProcess {

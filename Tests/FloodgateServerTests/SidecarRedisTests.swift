@@ -87,17 +87,53 @@ struct SidecarRedisTests {
         }
     }
 
+    /// `PUT /v1/admin/redis` switches Redis off and on: only with a token, off at once (health says localOnly and
+    /// nothing more reaches Redis), on again back to shared.
+    @Test func theAdminKillSwitchTurnsRedisOffAndOnWithTheToken() async throws {
+        try await Self.withRedis { server, observer in
+            let token = "admin-token-\(UInt64.random(in: 0...UInt64.max))"
+            let sidecar = try await makeSidecar(["REDIS_URL": server.url, "FLOODGATE_TOKEN": token])
+            let open = try await makeSidecar(["REDIS_URL": server.url])
+            try await open.makeApplication().test(.router) { client in
+                let refused = try await client.send(.put, "/v1/admin/redis", #"{"enabled":false}"#)
+                #expect(refused.status == .forbidden && refused.text.contains("admin_disabled"))
+            }
+            try await sidecar.makeApplication().test(.live) { client in
+                let auth: HTTPFields = [.authorization: "Bearer \(token)"]
+                try await eventually("shared") { try await client.send(.get, "/api/health").object["mode"] as? String == "shared" }
+                #expect(try await client.send(.put, "/v1/admin/redis", #"{"enabled":false}"#).status == .unauthorized)
+                let off = try await client.send(.put, "/v1/admin/redis", #"{"enabled":false}"#, headers: auth)
+                #expect(off.object["enabled"] as? Bool == false && off.object["mode"] as? String == "localOnly", "\(off.text)")
+                let before = try await observer.commandStats()
+                for index in 0..<20 {
+                    let body = #"{"integration":"slack","tenant":"T\#(index)"}"#
+                    let permit = try #require(try await client.send(.post, "/v1/acquire", body, headers: auth).object["permit"] as? String)
+                    _ = try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","outcome":"success"}"#, headers: auth)
+                }
+                let health = try await client.send(.get, "/api/health").object
+                #expect(health["mode"] as? String == "localOnly")
+                #expect((health["redis"] as? [String: Any])?["suspended"] as? Bool == true)
+                var after = try await observer.commandStats()
+                after["info"] = before["info"]
+                #expect(after == before, "nothing sent while off")
+                let on = try await client.send(.put, "/v1/admin/redis", #"{"enabled":true}"#, headers: auth)
+                #expect(on.object["enabled"] as? Bool == true)
+                try await eventually("shared again") { try await client.send(.get, "/api/health").object["mode"] as? String == "shared" }
+            }
+        }
+    }
+
     @Test func suspendRedisSendsNothingEvenWithAURL() async throws {
         try await Self.withRedis { server, observer in
             try await observer.configResetStat()
             let sidecar = try await makeSidecar(["REDIS_URL": server.url, "SUSPEND_REDIS": "true", "FLOODGATE_PORT": "0"])
-            #expect(sidecar.redis == nil)
             try await sidecar.makeApplication().test(.live) { client in
                 for _ in 0..<20 {
                     let permit = try #require(try await client.send(.post, "/v1/acquire", #"{"integration":"slack","tenant":"T1"}"#).object["permit"] as? String)
                     _ = try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","outcome":"success"}"#)
                 }
                 #expect(try await client.send(.get, "/api/health").object["mode"] as? String == "localOnly")
+                #expect(sidecar.redis?.isConnected == false, "not even connected while switched off")
             }
             var stats = try await observer.commandStats()
             stats["info"] = nil

@@ -22,7 +22,8 @@ struct BreakerStateMachine: Sendable, Hashable {
         case failure
     }
 
-    let policy: BreakerPolicy
+    /// Its policy; a reload may change everything but the window.
+    var policy: BreakerPolicy
     private(set) var state: State = .closed
     /// The end of the last open period: the fleet counts half-open probes per period.
     private(set) var lastOpenUntil: Int64 = 0

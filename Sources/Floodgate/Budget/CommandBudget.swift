@@ -88,6 +88,8 @@ public final class CommandBudget: Service, Sendable {
 
     public let configuration: Configuration
     private let client: RedisClient
+    /// Off: no report is sent (the usage is shared again at the first report after it is back on).
+    let redisSwitch: RedisSwitch
     private let clock: FloodgateClock
     private let logger: Logger
     private let state = Mutex(State())
@@ -97,12 +99,14 @@ public final class CommandBudget: Service, Sendable {
         configuration: Configuration,
         client: RedisClient,
         clock: C = WallClock(),
+        redisSwitch: RedisSwitch = RedisSwitch(),
         logger: Logger = Logger(label: "floodgate.budget"),
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws where C.Instant == WallInstant, C: Sendable {
         try configuration.validate()
         self.configuration = configuration
         self.client = client
+        self.redisSwitch = redisSwitch
         self.clock = FloodgateClock(clock)
         self.logger = logger
         self.gauge = Gauge(label: "floodgate_budget_level", factory: metricsFactory)
@@ -146,6 +150,7 @@ public final class CommandBudget: Service, Sendable {
     /// Adds this instance's commands since the last report to the fleet's counters and recomputes the level.
     /// Public so that tests and replays on virtual time can drive it.
     public func report() async {
+        guard redisSwitch.isOn else { return }  // the kill switch: not even the budget's own INCRBY
         let now = clock.now().nanosecondsSince1970
         let total = client.accounting.snapshot().total
         let (delta, dayIndex, monthIndex) = state.withLock { state -> (Int, Int64, Int64) in

@@ -159,6 +159,7 @@ public final class ResponseCache: Service, Sendable {
     public let configuration: Configuration
     let client: RedisClient?
     let budget: CommandBudget?
+    let redisSwitch: RedisSwitch
     let clock: FloodgateClock
     let logger: Logger
     let state: Mutex<State>
@@ -168,10 +169,12 @@ public final class ResponseCache: Service, Sendable {
     /// - Parameters:
     ///   - store: `.redis(client)` for two tiers, `.memory` for the near cache alone.
     ///   - budget: when it sheds, the cache stays off Redis.
+    ///   - redisSwitch: the kill switch: off, the cache serves and fills its near tier only.
     public init<C: Clock>(
         configuration: Configuration = Configuration(),
         store: FloodgateStore,
         budget: CommandBudget? = nil,
+        redisSwitch: RedisSwitch = RedisSwitch(),
         clock: C = WallClock(),
         logger: Logger = Logger(label: "floodgate.cache"),
         metricsFactory: any MetricsFactory = MetricsSystem.factory
@@ -181,6 +184,7 @@ public final class ResponseCache: Service, Sendable {
         self.configuration = configuration
         if case .redis(let client) = store { self.client = client } else { self.client = nil }
         self.budget = budget
+        self.redisSwitch = redisSwitch
         self.clock = FloodgateClock(clock)
         self.logger = logger
         var initial = State(
@@ -221,9 +225,9 @@ public final class ResponseCache: Service, Sendable {
     }
 
 
-    /// Redis to use now: nil in memory mode or while the budget sheds.
+    /// Redis to use now: nil in memory mode, with the kill switch off, or while the budget sheds.
     var redis: RedisClient? {
-        guard let client else { return nil }
+        guard let client, redisSwitch.isOn else { return nil }
         if let budget, budget.level >= .nearCacheOnly { return nil }
         return client
     }

@@ -7,6 +7,11 @@ extension Floodgate {
     /// Asks the pool for a grant for one policy, or waits for the request already in flight for it.
     func grant(scope: GuardKey, position: Int, startSlot: Int64) async {
         guard let fleet else { return }
+        guard !coordinationOff else {
+            // Switched off (or shedding) since the decision: decide on what is held, send nothing.
+            engine.withLock { $0.setHealthy(false) }
+            return
+        }
         let task = engine.withLock { engine -> Task<Void, Never>? in
             let index = engine.index(of: position, in: scope)
             guard let state = engine.scopes[scope], state.guards.indices.contains(index) else { return nil }
@@ -43,6 +48,10 @@ extension Floodgate {
     /// Takes a lease of the pool of a concurrency policy; nil when the pool is full or Redis failed.
     func concurrencyLease(scope: GuardKey, position: Int, at now: Int64) async -> String? {
         guard let fleet else { return nil }
+        guard !coordinationOff else {
+            engine.withLock { $0.setHealthy(false) }
+            return nil
+        }
         let found = engine.withLock { engine -> (PolicyPlan, Int, String)? in
             let index = engine.index(of: position, in: scope)
             guard let state = engine.scopes[scope], state.guards.indices.contains(index) else { return nil }

@@ -58,8 +58,8 @@ extension Floodgate {
         var beats = 0
         while !Task.isCancelled {
             let now = clock.now().nanosecondsSince1970
-            if let budget, budget.level >= .localOnly {
-                // The command budget sheds coordination: local shares only, not even heartbeats.
+            if coordinationOff {
+                // The kill switch, or the command budget shedding coordination: local shares only, not even heartbeats.
                 engine.withLock { $0.setHealthy(false) }
                 do {
                     try await clock.sleep(until: WallInstant(nanosecondsSince1970: now + configuration.recoveryInterval.nanoseconds))
@@ -81,6 +81,11 @@ extension Floodgate {
                     )
                     joined.value = joinedAt
                     beats += 1
+                    if coordinationOff {
+                        // Switched off while the heartbeat was on its way: do not become healthy again.
+                        engine.withLock { $0.setHealthy(false) }
+                        continue
+                    }
                     let recovered = engine.withLock { engine -> Bool in
                         let recovering = !engine.healthy && engine.view != nil
                         let view = MembershipView(
@@ -102,7 +107,7 @@ extension Floodgate {
                     coordinationFailed(error, doing: "a membership heartbeat")
                 }
             }
-            // Awake at least every recovery interval, also when healthy, to notice the command budget's shedding.
+            // Awake at least every recovery interval, also when healthy, to notice the budget's shedding or the switch.
             let recheck = now + configuration.recoveryInterval.nanoseconds
             let wake = engine.withLock { $0.healthy } ? min(nextHeartbeat, recheck) : recheck
             do {
@@ -119,6 +124,11 @@ extension Floodgate {
     /// hash so nothing published meanwhile is missed.
     func eventLoop(_ fleet: FleetRedis) async {
         while !Task.isCancelled {
+            if !redisSwitch.isOn {
+                // Not even a SUBSCRIBE while the switch is off.
+                do { try await clock.sleep(until: clock.now().advanced(by: configuration.recoveryInterval)) } catch { return }
+                continue
+            }
             do {
                 let subscription = try await fleet.client.subscribe(to: [fleet.eventsChannel], component: .breaker)
                 await resynchronize(fleet)
@@ -147,6 +157,7 @@ extension Floodgate {
 
     /// Applies the breakers and back-offs in force, as the fleet's state hash records them (one `HGETALL`).
     func resynchronize(_ fleet: FleetRedis) async {
+        guard !coordinationOff else { return }
         do {
             let events = try await fleet.currentEvents(component: .breaker)
             let now = clock.now().nanosecondsSince1970
@@ -162,7 +173,7 @@ extension Floodgate {
     /// Does the Redis work outcomes leave behind: publishing events, releasing leases, counting probes.
     func workLoop(_ fleet: FleetRedis) async {
         for await item in work {
-            if let budget, budget.level >= .localOnly { continue }  // shedding: the fleet learns nothing from us
+            if coordinationOff { continue }  // switched off or shedding: the fleet learns nothing from us
             do {
                 switch item {
                 case .publish(let event):

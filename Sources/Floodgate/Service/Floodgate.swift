@@ -19,7 +19,10 @@ import Synchronization
 /// With ``FloodgateStore/memory`` or `suspendRedis`, it sends no Redis command at all: each instance enforces its
 /// configured share of every limit. See `docs/ARCHITECTURE.md` for the coordination design.
 public final class Floodgate: Service, Sendable {
-    public let configuration: FloodgateConfiguration
+    /// The configuration in force (``reload(_:)`` changes its limits, breakers and shadow integrations).
+    public var configuration: FloodgateConfiguration { configurationInForce.withLock { $0 } }
+    /// Behind its own lock: read inside the engine's too.
+    let configurationInForce: Mutex<FloodgateConfiguration>
     let clock: FloodgateClock
     let logger: Logger
     let fleet: FleetRedis?
@@ -31,6 +34,8 @@ public final class Floodgate: Service, Sendable {
     let breakerEventHub = BreakerEventHub()
     /// When it sheds down to ``CommandBudget/Level/localOnly``, coordination stops (degraded mode) until it recovers.
     let budget: CommandBudget?
+    /// The kill switch: off, no command is sent and decisions use the state held in memory.
+    public let redisSwitch: RedisSwitch
 
     /// Makes a Floodgate. Nothing is sent to Redis before ``run()``.
     ///
@@ -39,17 +44,21 @@ public final class Floodgate: Service, Sendable {
     ///   - store: `.redis(client)` to coordinate the fleet, `.memory` for local-only mode.
     ///   - clock: the time of every decision (a `ManualClock` for tests and replays).
     ///   - budget: the Redis command budget; at its `localOnly` level the guards stop coordinating.
+    ///   - redisSwitch: the kill switch, shared with the cache and the budget (default: a new one, on unless
+    ///     `suspendRedis`).
     /// - Throws: ``FloodgateError`` `.invalidConfiguration` naming the bad field.
     public init<C: Clock>(
         configuration: FloodgateConfiguration,
         store: FloodgateStore,
         clock: C = WallClock(),
         budget: CommandBudget? = nil,
+        redisSwitch: RedisSwitch? = nil,
         logger: Logger = Logger(label: "floodgate")
     ) throws where C.Instant == WallInstant, C: Sendable {
         try configuration.validate()
-        self.configuration = configuration
+        configurationInForce = Mutex(configuration)
         self.budget = budget
+        self.redisSwitch = redisSwitch ?? RedisSwitch(on: !configuration.suspendRedis)
         self.clock = FloodgateClock(clock)
         var logger = logger
         logger[metadataKey: "floodgate.instance"] = "\(configuration.instanceID)"
@@ -57,10 +66,10 @@ public final class Floodgate: Service, Sendable {
         let schema = try RedisKeySchema(prefix: configuration.keyPrefix)
         let localOnly: Bool
         switch store {
-        case .redis(let client) where !configuration.suspendRedis:
+        case .redis(let client):
             fleet = FleetRedis(client: client, schema: schema, instanceID: configuration.instanceID)
             localOnly = false
-        case .redis, .memory:
+        case .memory:
             fleet = nil
             localOnly = true
         }
@@ -80,8 +89,8 @@ public final class Floodgate: Service, Sendable {
     }
 
     /// Whether this instance coordinates through Redis (`shared`: a heartbeat answered and the fleet's state has been
-    /// read), runs on its own because Redis is unreachable or not read yet (`degraded`), or never uses Redis
-    /// (`localOnly`: `SUSPEND_REDIS` or the memory store).
+    /// read), runs on its own because Redis is unreachable or not read yet (`degraded`), or does not use Redis
+    /// (`localOnly`: the memory store, or the kill switch off — `SUSPEND_REDIS`).
     public enum Mode: String, Sendable, Hashable {
         case shared
         case degraded
@@ -90,8 +99,24 @@ public final class Floodgate: Service, Sendable {
 
     /// The current mode.
     public var mode: Mode {
-        guard fleet != nil else { return .localOnly }
+        guard fleet != nil, redisSwitch.isOn else { return .localOnly }
         return engine.withLock { $0.healthy && $0.fleetStateRead } ? .shared : .degraded
+    }
+
+    /// Turns Redis use on or off (the kill switch). Off applies at once: the next decision uses only what this
+    /// instance holds, and nothing more is sent; on, the instance rejoins the fleet within a recovery interval.
+    public func setRedisEnabled(_ enabled: Bool) {
+        let was = redisSwitch.set(on: enabled)
+        guard was != enabled else { return }
+        if !enabled { engine.withLock { $0.setHealthy(false) } }
+        logger.notice(enabled ? "Redis switched on: rejoining the fleet" : "Redis switched off: deciding locally, no command sent")
+    }
+
+    /// Whether coordination is off: the kill switch, or the command budget shedding it.
+    var coordinationOff: Bool {
+        if !redisSwitch.isOn { return true }
+        if let budget, budget.level >= .localOnly { return true }
+        return false
     }
 
     // MARK: Guarding calls

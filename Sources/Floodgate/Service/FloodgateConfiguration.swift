@@ -132,37 +132,46 @@ public struct FloodgateConfiguration: Sendable {
     ///
     /// - Throws: ``FloodgateError`` `.invalidConfiguration`.
     public func validate() throws {
-        func fail(_ message: String) throws { throw FloodgateError(.invalidConfiguration, message) }
+        func fail(_ field: String, _ message: String) throws {
+            throw FloodgateError(.invalidConfiguration, message, field: field)
+        }
+        func naming<T>(_ field: String, _ check: () throws -> T) throws {
+            do { _ = try check() } catch let error as FloodgateError { throw error.naming(field) }
+        }
         if instanceID.isEmpty || instanceID.utf8.count > 128 || instanceID.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) {
-            try fail("instanceID must be 1–128 printable ASCII characters without spaces")
+            try fail("instanceID", "instanceID must be 1–128 printable ASCII characters without spaces")
         }
-        _ = try RedisKeySchema(prefix: keyPrefix)
-        if fleetSize < 1 { try fail("fleetSize must be at least 1") }
+        try naming("keyPrefix") { try RedisKeySchema(prefix: keyPrefix) }
+        if fleetSize < 1 { try fail("fleetSize", "fleetSize must be at least 1") }
         if !(0..<max(1, fleetSize)).contains(instanceIndex) {
-            try fail("instanceIndex \(instanceIndex) is outside a fleet of \(fleetSize) instances")
+            try fail("instanceIndex", "instanceIndex \(instanceIndex) is outside a fleet of \(fleetSize) instances")
         }
-        if !(0...1).contains(shareFraction) { try fail("shareFraction must be within 0...1") }
-        if !(0...1).contains(breakerReportFraction) { try fail("breakerReportFraction must be within 0...1") }
-        if maximumClockSkew < .zero { try fail("maximumClockSkew must not be negative") }
+        if !(0...1).contains(shareFraction) { try fail("shareFraction", "shareFraction must be within 0...1") }
+        if !(0...1).contains(breakerReportFraction) { try fail("breakerReportFraction", "breakerReportFraction must be within 0...1") }
+        if maximumClockSkew < .zero { try fail("maximumClockSkew", "maximumClockSkew must not be negative") }
         for (name, value) in [
             ("heartbeatInterval", heartbeatInterval), ("membershipTTL", membershipTTL),
             ("breakerReportInterval", breakerReportInterval), ("recoveryInterval", recoveryInterval),
             ("idleKeyTimeout", idleKeyTimeout),
         ] where value <= .zero {
-            try fail("\(name) must be positive")
+            try fail(name, "\(name) must be positive")
         }
-        if membershipTTL < heartbeatInterval * 2 { try fail("membershipTTL must be at least twice heartbeatInterval") }
-        if backoffJitter < .zero { try fail("backoffJitter must not be negative") }
-        if defaultRetryAfter <= .zero { try fail("defaultRetryAfter must be positive") }
+        if membershipTTL < heartbeatInterval * 2 { try fail("membershipTTL", "membershipTTL must be at least twice heartbeatInterval") }
+        if backoffJitter < .zero { try fail("backoffJitter", "backoffJitter must not be negative") }
+        if defaultRetryAfter <= .zero { try fail("defaultRetryAfter", "defaultRetryAfter must be positive") }
         for (name, profile) in profiles {
-            _ = try GuardKey(integration: name, tenant: "t")
-            try profile.validate()
+            try naming("limits.\(name)") {
+                _ = try GuardKey(integration: name, tenant: "t")
+                try profile.validate()
+            }
         }
-        try defaultProfile.validate()
+        try naming("defaultProfile") { try defaultProfile.validate() }
         for (name, breaker) in breakers {
-            _ = try GuardKey(integration: name, tenant: "t")
-            try breaker.validate()
+            try naming("breakers.\(name)") {
+                _ = try GuardKey(integration: name, tenant: "t")
+                try breaker.validate()
+            }
         }
-        try defaultBreaker.validate()
+        try naming("defaultBreaker") { try defaultBreaker.validate() }
     }
 }

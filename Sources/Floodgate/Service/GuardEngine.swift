@@ -59,7 +59,7 @@ struct GuardEngine: Sendable {
 
     /// The guards of one scope: a tenant connection (with its back-off) or one operation of it.
     struct Scope: Sendable {
-        let template: ScopeTemplate
+        var template: ScopeTemplate
         /// The mutable state of each policy, in the template's order.
         var guards: [PolicyGuard]
         /// The integration's breaker (connection scopes only), shared by all of its scopes.
@@ -108,7 +108,7 @@ struct GuardEngine: Sendable {
         case needsConcurrencyLease(scope: GuardKey, position: Int)
     }
 
-    let settings: Settings
+    private(set) var settings: Settings
     var scopes: [GuardKey: Scope] = [:]
     var breakers: [String: BreakerBox] = [:]
     /// Plans per integration and operation (`integration NUL operation`).
@@ -434,6 +434,35 @@ struct GuardEngine: Sendable {
         view = newView
         healthy = true
         epoch += 1
+    }
+
+    /// New limits, breaker policies and shadow integrations, of the same shape (``Floodgate/reload(_:)`` checks):
+    /// every scope keeps its counts and takes the new plans; shares are computed again at its next decision.
+    mutating func reconfigure(_ configuration: FloodgateConfiguration) {
+        settings = Settings(
+            configuration: configuration,
+            localOnly: settings.localOnly,
+            skew: settings.skew,
+            heartbeat: settings.heartbeat,
+            idleTimeout: settings.idleTimeout,
+            jitter: settings.jitter
+        )
+        templates = [:]
+        for key in Array(scopes.keys) {
+            guard var scope = scopes[key] else { continue }
+            let name = key.integration + "\u{0}" + (key.operation ?? "")
+            let template = templates[name] ?? settings.makeTemplate(key)
+            templates[name] = template
+            scope.template = template
+            scope.epoch = -1
+            if settings.localOnly {
+                for index in scope.guards.indices where index < template.plans.count {
+                    scope.guards[index].share.setLimit(settings.localShare(template.plans[index].limit))
+                }
+            }
+            scopes[key] = scope
+        }
+        for (integration, box) in breakers { box.machine.policy = configuration.breakerPolicy(for: integration) }
     }
 
     mutating func setHealthy(_ value: Bool) {

@@ -65,7 +65,7 @@ struct GuardRoutes: Sendable {
         guard let permit = sidecar.permits.remove(body.permit) else { throw APIError.unknownPermit() }
         var duration = body.durationMs.map { Duration.milliseconds($0) }
         if body.outcome == "slow" {
-            let slow = sidecar.configuration.guards.breakerPolicy(for: permit.key.integration).slowCallDuration
+            let slow = sidecar.floodgate.configuration.breakerPolicy(for: permit.key.integration).slowCallDuration
             duration = max(duration ?? .zero, slow)
         }
         sidecar.floodgate.record(permit, outcome, duration: duration)

@@ -114,6 +114,33 @@ public struct SidecarConfiguration: Sendable {
         try validate()
     }
 
+    /// The first key, among those that take a restart, whose value differs in `new` (everything but the limits,
+    /// breakers, shadow mode and `suspend.redis`).
+    func firstFixedKeyChanged(in new: SidecarConfiguration) -> String? {
+        let keys: [(String, Bool)] = [
+            ("floodgate.host", host == new.host), ("floodgate.port", port == new.port),
+            ("floodgate.socket", socketPath == new.socketPath), ("floodgate.token", token == new.token),
+            ("redis.url", redisURL == new.redisURL), ("redis.tls.ca", redisCACertificatePath == new.redisCACertificatePath),
+            ("floodgate.integrations", integrations == new.integrations), ("floodgate.budget", budgetPerDay == new.budgetPerDay),
+            ("floodgate.permit.timeout", permitTimeout == new.permitTimeout), ("floodgate.body.limit", bodyLimit == new.bodyLimit),
+            ("cache.invalidation", cacheInvalidation == new.cacheInvalidation),
+            ("cache.keyspace.configure", configureKeyspaceNotifications == new.configureKeyspaceNotifications),
+        ]
+        if let key = keys.first(where: { !$0.1 })?.0 { return key }
+        return guards.firstFixedFieldChanged(in: new.guards).map { Self.key(ofGuardsField: $0) ?? $0 }
+    }
+
+    /// The configuration key that sets a field of ``FloodgateConfiguration`` (as ``FloodgateError/field`` names it).
+    static func key(ofGuardsField field: String?) -> String? {
+        guard let field else { return nil }
+        if field.hasPrefix("limits.") { return "floodgate." + field }
+        let keys = [
+            "instanceID": "instance.id", "fleetSize": "fleet.size", "instanceIndex": "instance.index",
+            "shareFraction": "share.fraction", "keyPrefix": "key.prefix",
+        ]
+        return keys[field]
+    }
+
     /// Keys read as numbers or flags. swift-configuration's non-throwing readers answer nil (then the default) for a
     /// value of the wrong type: a key given as text that does not read as its type is an error instead.
     static let typedKeys: [(key: String, type: String)] = [
@@ -205,10 +232,7 @@ public struct SidecarConfiguration: Sendable {
         do {
             try guards.validate()
         } catch let error as FloodgateError {
-            // The guards name their fields; say which configuration key sets it.
-            let keys = ["instanceID": "instance.id", "fleetSize": "fleet.size", "instanceIndex": "instance.index", "shareFraction": "share.fraction"]
-            let key = keys.first { error.message.hasPrefix($0.key) }?.value ?? (error.message.contains("key prefix") ? "key.prefix" : nil)
-            throw SidecarConfigurationError(key: key, problem: error.message)
+            throw SidecarConfigurationError(key: Self.key(ofGuardsField: error.field), problem: error.message)
         } catch {
             throw SidecarConfigurationError(key: nil, problem: "\(error)")
         }

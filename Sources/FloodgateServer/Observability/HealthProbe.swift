@@ -19,7 +19,7 @@ final class HealthProbe: Sendable {
         let now = sidecar.now()
         if let reading = last.withLock({ $0 }), now - reading.at < Self.minimumInterval { return reading }
         var reading = Reading(reachable: false, latencyMs: nil, at: now)
-        let shedding = sidecar.budget.map { $0.level >= .localOnly } ?? false
+        let shedding = (sidecar.budget.map { $0.level >= .localOnly } ?? false) || !sidecar.redisSwitch.isOn
         if redis.isConnected && !shedding {
             let clock = ContinuousClock()
             let started = clock.now

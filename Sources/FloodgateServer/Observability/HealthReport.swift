@@ -79,7 +79,7 @@ struct HealthReport: Codable, Sendable {
         var wouldRefuse: [String: [String: Int]]
 
         init?(_ sidecar: Sidecar) {
-            let shadowed = sidecar.configuration.guards.shadowIntegrations
+            let shadowed = sidecar.floodgate.configuration.shadowIntegrations
             guard !shadowed.isEmpty else { return nil }
             integrations = shadowed.contains("*") ? ["all"] : shadowed.sorted()
             wouldRefuse = sidecar.floodgate.shadowRefusals.mapValues { counts in

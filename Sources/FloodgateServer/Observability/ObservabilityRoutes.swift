@@ -44,7 +44,7 @@ struct ObservabilityRoutes: Sendable {
             permitsOutstanding: sidecar.permits.count,
             redis: .init(
                 configured: sidecar.configuration.redisURL != nil,
-                suspended: sidecar.configuration.guards.suspendRedis,
+                suspended: !sidecar.redisSwitch.isOn,
                 connected: sidecar.redis?.isConnected ?? false,
                 reachable: reading?.reachable,
                 latencyMs: reading?.latencyMs,
