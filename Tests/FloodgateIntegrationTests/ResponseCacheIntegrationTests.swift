@@ -222,6 +222,31 @@ struct ResponseCacheIntegrationTests {
         }
     }
 
+    /// The budget's shared counter answers with the fleet's usage, so each instance knows the fleet's commands a
+    /// minute without a command of its own beyond its report.
+    @Test func theBudgetKnowsTheFleetsCommandsPerMinute() async throws {
+        let clock = ManualClock()
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let clients = try (0..<2).map { _ in try RedisClient(configuration: FleetHarness.clientConfiguration(server)) }
+        let budgets = try clients.map { try CommandBudget(configuration: .init(perDay: 1_000_000), client: $0, clock: clock) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in clients { group.addTask { try await client.run() } }
+            defer { group.cancelAll() }
+            for budget in budgets { await budget.report() }
+            #expect(budgets[0].status.fleetCommandsPerMinute == nil, "one report: no rate yet")
+            for index in 0..<30 { try await clients[0].labelled(.cache).set("a\(index)", to: "v") }
+            for index in 0..<50 { try await clients[1].labelled(.cache).set("b\(index)", to: "v") }
+            clock.advance(by: .seconds(60))
+            await budgets[0].report()
+            await budgets[1].report()
+            // Between budget 1's two reports the fleet counted: its own 50 plus its previous report's INCRBY, plus
+            // budget 0's 30 and its two INCRBYs (the first EXPIRE included).
+            let rate = try #require(budgets[1].status.fleetCommandsPerMinute)
+            #expect(rate >= 80 && rate <= 90, "\(rate)")
+        }
+    }
+
     @Test func theBudgetReportsItsLevelAsAMetricAndStepsDownWhenTheProjectionFalls() async throws {
         let clock = ManualClock()
         let metrics = TestMetrics()

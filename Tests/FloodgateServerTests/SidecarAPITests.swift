@@ -223,4 +223,17 @@ struct SidecarAPITests {
         let next = try await sidecar.floodgate.acquire(key)
         sidecar.floodgate.record(next, .success)
     }
+
+    /// The dashboard's fleet panel on the embedded default: this instance's decisions by integration and reason, and
+    /// no Redis rate (there is no Redis) but the configured price.
+    @Test func theDashboardCountsDecisionsByIntegrationAndReason() async throws {
+        let sidecar = try await makeSidecar(["FLOODGATE_INTEGRATIONS": "acme", "FLOODGATE_LIMITS_ACME": "fixed:2/60s", "FLOODGATE_PRICE_PER100K": "0.5"])
+        try await sidecar.makeApplication().test(.router) { client in
+            for _ in 0..<5 { _ = try await client.send(.post, "/v1/acquire", #"{"integration":"acme","tenant":"t"}"#) }
+            let fleet = try #require(try await client.send(.get, "/api/dashboard").object["fleet"] as? [String: Any])
+            #expect((fleet["decisions"] as? [String: [String: Int]]) == ["acme": ["allowed": 2, "rate_limited": 3]])
+            #expect(fleet["scope"] as? String == "instance" && fleet["commandsPerMinute"] == nil)
+            #expect(fleet["pricePer100k"] as? Double == 0.5)
+        }
+    }
 }

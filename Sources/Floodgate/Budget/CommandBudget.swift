@@ -71,6 +71,9 @@ public final class CommandBudget: Service, Sendable {
         /// The most commands this budget itself sends per instance in any 24 hours: one `INCRBY` per allowance per
         /// interval, plus an `EXPIRE` on each period key it creates (at most two day keys and two month keys).
         public var ownCommandsPerDay: Int
+        /// The fleet's Redis commands per minute between the last two reports (nil before two reports): every
+        /// instance adds its usage to the shared counter, so its reply is the fleet's, at no extra command.
+        public var fleetCommandsPerMinute: Double?
     }
 
     private struct State {
@@ -79,6 +82,7 @@ public final class CommandBudget: Service, Sendable {
         var usedToday = 0
         var usedThisMonth = 0
         var projected = 0
+        var fleetCommandsPerMinute: Double?
         var dayIndex: Int64 = -1
         var monthIndex: Int64 = -1
         var lastFleetTotal: Int?
@@ -126,7 +130,8 @@ public final class CommandBudget: Service, Sendable {
                 usedThisMonth: state.usedThisMonth,
                 projected: state.projected,
                 allowance: configuration.perDay ?? configuration.perMonth,
-                ownCommandsPerDay: perInterval * (reports + 2)
+                ownCommandsPerDay: perInterval * (reports + 2),
+                fleetCommandsPerMinute: state.fleetCommandsPerMinute
             )
         }
     }
@@ -202,6 +207,7 @@ public final class CommandBudget: Service, Sendable {
                 if let previous, let last = state.lastReportAt, now > last {
                     let rate = Double(used - previous) / Double(now - last)
                     projected += Int(rate * Double(periodEnd - now))
+                    state.fleetCommandsPerMinute = rate * 60e9
                 }
                 return (projected, allowance)
             }

@@ -40,10 +40,10 @@ struct GuardRoutes: Sendable {
         do {
             permit = try await sidecar.floodgate.acquire(key, waitingUpTo: body.waitMs.flatMap { $0 > 0 ? .milliseconds($0) : nil })
         } catch let error as FloodgateError {
-            sidecar.metrics.decided(error.code)
+            sidecar.metrics.decided(key.integration, error.code)
             throw APIError(error)
         }
-        sidecar.metrics.decided(nil)
+        sidecar.metrics.decided(key.integration, nil)
         if let refusal = permit.shadowRefusal { sidecar.metrics.shadowRefused(key.integration, refusal) }
         let expiresAt = sidecar.now() + sidecar.configuration.permitTimeout.nanoseconds
         let id = sidecar.permits.insert(permit, expiresAt: expiresAt)

@@ -41,6 +41,8 @@ public struct SidecarConfiguration: Sendable {
     public var cacheInvalidation = ResponseCache.Configuration.InvalidationPreference.automatic
     /// `cache.keyspace.configure`: turn the server's keyspace notifications on for the cache's directory.
     public var configureKeyspaceNotifications = false
+    /// `floodgate.price.per100k`: what the Redis service charges per 100,000 commands, for the dashboard's cost a month.
+    public var pricePer100k = 0.20
 
     /// The built-in profiles, by the names the API uses.
     public static let builtInProfiles: [String: ProviderProfile] = [
@@ -80,6 +82,10 @@ public struct SidecarConfiguration: Sendable {
         case let other: throw SidecarConfigurationError(key: "cache.invalidation", problem: "\(other.debugDescription) is not automatic or publish")
         }
         configureKeyspaceNotifications = config.bool(forKey: "cache.keyspace.configure", default: false)
+        pricePer100k = config.double(forKey: "floodgate.price.per100k", default: pricePer100k)
+        guard pricePer100k >= 0, pricePer100k.isFinite else {
+            throw SidecarConfigurationError(key: "floodgate.price.per100k", problem: "must be a price of at least 0")
+        }
         if let text = config.string(forKey: "floodgate.permit.timeout") {
             guard let timeout = PolicySpec.duration(text) else {
                 throw SidecarConfigurationError(key: "floodgate.permit.timeout", problem: "\"\(text)\" is not a duration such as 60s")
@@ -146,7 +152,7 @@ public struct SidecarConfiguration: Sendable {
     static let typedKeys: [(key: String, type: String)] = [
         ("floodgate.port", "int"), ("floodgate.budget", "int"), ("floodgate.body.limit", "int"),
         ("fleet.size", "int"), ("instance.index", "int"), ("share.fraction", "double"), ("suspend.redis", "bool"),
-        ("cache.keyspace.configure", "bool"),
+        ("cache.keyspace.configure", "bool"), ("floodgate.price.per100k", "double"),
     ]
 
     static func checkTypes(_ config: ConfigReader) throws(SidecarConfigurationError) {

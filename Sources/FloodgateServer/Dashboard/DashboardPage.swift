@@ -31,16 +31,17 @@ enum DashboardPage {
         <body data-ready="0">
         <h1>Floodgate</h1>
         <div class="sub">instance <b id="instance">…</b> · mode <span id="mode" class="mode">…</span> · updated <span id="updated">never</span></div>
+        <div class="card" style="margin-bottom:16px"><h2>The fleet</h2><div id="fleet"></div><table id="decisions"></table></div>
         <div class="grid">
           <div class="card">
-            <h2>Redis commands per minute, by component</h2>
+            <h2>Redis commands per minute on this instance, by component</h2>
             <svg id="chart" width="100%" height="280" viewBox="0 0 720 280" data-points="0" data-total="0" role="img" aria-label="Redis commands per minute"></svg>
             <div class="legend" id="legend"></div>
             <div class="sub" id="total"></div>
           </div>
           <div>
-            <div class="card"><h2>Breakers</h2><table id="breakers"></table></div>
-            <div class="card" style="margin-top:16px"><h2>Back-offs</h2><table id="backoffs"></table></div>
+            <div class="card"><h2>Breakers (fleet-wide)</h2><table id="breakers"></table></div>
+            <div class="card" style="margin-top:16px"><h2>Back-offs (fleet-wide)</h2><table id="backoffs"></table></div>
             <div class="card" style="margin-top:16px"><h2>Command budget</h2><div id="budget">no budget configured</div></div>
             <div class="card" style="margin-top:16px"><h2>Response cache</h2><div id="cache"></div></div>
             <div class="card" style="margin-top:16px"><h2>Shadow mode: would have refused</h2><table id="shadow"></table></div>
@@ -96,6 +97,15 @@ enum DashboardPage {
           mode.textContent = data.mode; mode.className = "mode " + data.mode;
           document.getElementById("updated").textContent = new Date().toLocaleTimeString();
           draw(data);
+          const f = data.fleet;
+          const perMinute = f.commandsPerMinute == null ? "not measured yet" : `${Math.round(f.commandsPerMinute)} Redis commands a minute`;
+          const scope = f.scope === "fleet" ? `the fleet's ${f.members} members (the budget's shared counter)` : "this instance (configure floodgate.budget for the fleet's)";
+          const cost = f.costPerMonth == null ? "" : ` · ${f.commandsPerDayAtThisRate} a day at this rate · $${f.costPerMonth.toFixed(2)} a month at $${f.pricePer100k} per 100,000`;
+          document.getElementById("fleet").textContent = `${perMinute} — ${scope}${cost}`;
+          const reasons = ["allowed", "rate_limited", "breaker_open", "provider_backoff", "other"];
+          const decisions = Object.entries(f.decisions).sort();
+          document.getElementById("decisions").replaceChildren(row(["decisions on this instance", ...reasons]),
+            ...(decisions.length ? decisions.map(([integration, counts]) => row([integration, ...reasons.map(r => String(counts[r] || 0))])) : [row(["none yet"])]));
           const breakers = document.getElementById("breakers");
           breakers.replaceChildren(row(["integration", "state", "until"]), ...data.breakers.map(b => row([b.integration, b.state, when(b.openUntil)], b.state)));
           const backoffs = document.getElementById("backoffs");

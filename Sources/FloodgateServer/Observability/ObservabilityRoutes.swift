@@ -69,8 +69,22 @@ struct ObservabilityRoutes: Sendable {
             var key: String
             var until: Int64
         }
+        /// The fleet's Redis cost, and this instance's decisions.
+        struct Fleet: Codable, Sendable {
+            /// Redis commands per minute: the fleet's (`scope` = `fleet`, from the budget's shared counter, at no
+            /// extra command) or, without a budget, this instance's (`instance`).
+            var commandsPerMinute: Double?
+            var scope: String
+            var commandsPerDayAtThisRate: Int?
+            var costPerMonth: Double?
+            var pricePer100k: Double
+            var members: Int
+            /// This instance's decisions since start: integration → `allowed` or the refusal → calls.
+            var decisions: [String: [String: Int]]
+        }
         var mode: String
         var instance: String
+        var fleet: Fleet
         var intervalSeconds: Int64
         var points: [CommandHistory.Point]
         var breakers: [Breaker]
@@ -86,11 +100,33 @@ struct ObservabilityRoutes: Sendable {
 
     func dashboardData() throws -> Response {
         let status = sidecar.floodgate.status
+        let points = sidecar.history.points(current: sidecar.redis?.accounting.snapshot(), at: sidecar.now())
+        let fleetRate = sidecar.budget?.status.fleetCommandsPerMinute
+        let rate: Double? = fleetRate ?? {
+            // This instance's last minute of full intervals.
+            let perMinute = max(1, Int(60 / max(1, sidecar.history.interval.components.seconds)))
+            let full = points.dropLast().suffix(perMinute)
+            guard sidecar.redis != nil, !full.isEmpty else { return nil }
+            let commands = full.reduce(0) { $0 + $1.byComponent.values.reduce(0, +) }
+            return Double(commands) * Double(perMinute) / Double(full.count)
+        }()
+        let perDay = rate.map { Int($0 * 1_440) }
+        let price = sidecar.configuration.pricePer100k
+        let fleet = DashboardData.Fleet(
+            commandsPerMinute: rate,
+            scope: fleetRate != nil ? "fleet" : "instance",
+            commandsPerDayAtThisRate: perDay,
+            costPerMonth: perDay.map { Double($0) * 30 / 100_000 * price },
+            pricePer100k: price,
+            members: status.fleetMembers,
+            decisions: sidecar.metrics.decisionsByIntegration
+        )
         let data = DashboardData(
             mode: sidecar.modeName,
             instance: status.instanceID,
+            fleet: fleet,
             intervalSeconds: sidecar.history.interval.components.seconds,
-            points: sidecar.history.points(current: sidecar.redis?.accounting.snapshot(), at: sidecar.now()),
+            points: points,
             breakers: sidecar.configuration.integrations.map { integration in
                 let (state, until) = GuardRoutes.describe(sidecar.floodgate.breakerState(of: integration))
                 return .init(integration: integration, state: state, openUntil: until)

@@ -10,6 +10,7 @@ final class SidecarMetrics: Sendable {
     let factory: PrometheusMetricsFactory
 
     private let decisions: [String: Counter]
+    private let decisionCounts = Mutex<[String: [String: Int]]>([:])
     private let outcomes: [String: Counter]
     private let cacheLookups: [String: Counter]
     private let lastCacheCounts = Mutex<[String: Int]>([:])
@@ -45,9 +46,14 @@ final class SidecarMetrics: Sendable {
         cacheLookups = lookups
     }
 
-    func decided(_ refusal: FloodgateError.Code?) {
-        decisions[refusal.map { APIError.refusalName($0) ?? "other" } ?? "allowed"]?.increment()
+    func decided(_ integration: String, _ refusal: FloodgateError.Code?) {
+        let name = refusal.map { APIError.refusalName($0) ?? "other" } ?? "allowed"
+        decisions[name]?.increment()
+        decisionCounts.withLock { $0[integration, default: [:]][name, default: 0] += 1 }
     }
+
+    /// This instance's decisions since start: integration → `allowed` or the refusal → calls.
+    var decisionsByIntegration: [String: [String: Int]] { decisionCounts.withLock { $0 } }
 
     /// A call shadow mode let through that `refusal` would have stopped.
     func shadowRefused(_ integration: String, _ refusal: FloodgateError.Code) {
