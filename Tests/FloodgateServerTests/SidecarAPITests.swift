@@ -234,6 +234,9 @@ struct SidecarAPITests {
             #expect((fleet["decisions"] as? [String: [String: Int]]) == ["acme": ["allowed": 2, "rate_limited": 3]])
             #expect(fleet["scope"] as? String == "instance" && fleet["commandsPerMinute"] == nil)
             #expect(fleet["pricePer100k"] as? Double == 0.5)
+            let nearest = try #require(fleet["nearest"] as? [[String: Any]])
+            #expect(nearest.count == 1 && nearest.first?["key"] as? String == "acme/t")
+            #expect(nearest.first?["used"] as? Int == 2 && nearest.first?["share"] as? Int == 2)
         }
     }
 }

@@ -24,6 +24,9 @@ struct FixedWindowCounter: Sendable, Hashable {
         return .allowed
     }
 
+    /// The calls counted in the window holding `now`.
+    func used(at now: Int64) -> Int { now.floorDivided(by: window) == windowIndex ? used : 0 }
+
     /// Takes back the permit of a call allowed at `time` that did not go out after all.
     mutating func undo(at time: Int64) {
         if time.floorDivided(by: window) == windowIndex && used > 0 { used -= 1 }

@@ -28,6 +28,19 @@ struct RollingWindowCounter: Sendable, Hashable {
         return .allowed
     }
 
+    /// The calls counted in the window ending at `now` (without moving the ring).
+    func used(at now: Int64) -> Int {
+        let slot = now.floorDivided(by: slotLength)
+        guard newestSlot != .min, slot - newestSlot < Int64(counts.count) else { return 0 }
+        var sum = 0
+        var counted = max(newestSlot - Int64(counts.count) + 1, slot - Int64(counts.count) + 1)
+        while counted <= newestSlot {
+            sum += Int(counts[ringIndex(counted)])
+            counted += 1
+        }
+        return sum
+    }
+
     /// Takes back the permit of a call allowed at `time` that did not go out after all.
     mutating func undo(at time: Int64) {
         let slot = time.floorDivided(by: slotLength)

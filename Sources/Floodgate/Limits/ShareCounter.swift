@@ -66,6 +66,16 @@ enum ShareCounter: Sendable, Hashable {
         }
     }
 
+    /// What this counter has spent of its limit at `now` (nil for token buckets).
+    func usage(at now: Int64) -> (used: Int, limit: Int)? {
+        switch self {
+        case .fixed(let counter): (counter.used(at: now), counter.limit)
+        case .rolling(let counter): (counter.used(at: now), counter.limit)
+        case .inFlight(let used, let limit): (used, limit)
+        case .bucket: nil
+        }
+    }
+
     /// Calls of a concurrency share still in flight (0 for windows).
     var inFlight: Int {
         if case .inFlight(let used, _) = self { return used }

@@ -31,7 +31,7 @@ enum DashboardPage {
         <body data-ready="0">
         <h1>Floodgate</h1>
         <div class="sub">instance <b id="instance">…</b> · mode <span id="mode" class="mode">…</span> · updated <span id="updated">never</span></div>
-        <div class="card" style="margin-bottom:16px"><h2>The fleet</h2><div id="fleet"></div><table id="decisions"></table></div>
+        <div class="card" style="margin-bottom:16px"><h2>The fleet</h2><div id="fleet"></div><table id="decisions"></table><table id="nearest" style="margin-top:8px"></table></div>
         <div class="grid">
           <div class="card">
             <h2>Redis commands per minute on this instance, by component</h2>
@@ -106,6 +106,8 @@ enum DashboardPage {
           const decisions = Object.entries(f.decisions).sort();
           document.getElementById("decisions").replaceChildren(row(["decisions on this instance", ...reasons]),
             ...(decisions.length ? decisions.map(([integration, counts]) => row([integration, ...reasons.map(r => String(counts[r] || 0))])) : [row(["none yet"])]));
+          document.getElementById("nearest").replaceChildren(row(["keys nearest their share on this instance", "policy", "used", "share"]),
+            ...(f.nearest.length ? f.nearest.map(n => row([n.key, n.policy, String(n.used), String(n.share)])) : [row(["none spent yet"])]));
           const breakers = document.getElementById("breakers");
           breakers.replaceChildren(row(["integration", "state", "until"]), ...data.breakers.map(b => row([b.integration, b.state, when(b.openUntil)], b.state)));
           const backoffs = document.getElementById("backoffs");

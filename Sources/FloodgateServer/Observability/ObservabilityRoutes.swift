@@ -81,6 +81,14 @@ struct ObservabilityRoutes: Sendable {
             var members: Int
             /// This instance's decisions since start: integration → `allowed` or the refusal → calls.
             var decisions: [String: [String: Int]]
+            /// The keys nearest the share this instance holds of their limits, most spent first.
+            var nearest: [Nearest]
+        }
+        struct Nearest: Codable, Sendable {
+            var key: String
+            var policy: String
+            var used: Int
+            var share: Int
         }
         var mode: String
         var instance: String
@@ -119,7 +127,10 @@ struct ObservabilityRoutes: Sendable {
             costPerMonth: perDay.map { Double($0) * 30 / 100_000 * price },
             pricePer100k: price,
             members: status.fleetMembers,
-            decisions: sidecar.metrics.decisionsByIntegration
+            decisions: sidecar.metrics.decisionsByIntegration,
+            nearest: sidecar.floodgate.keysNearestTheirShares(5).map {
+                .init(key: $0.key.description, policy: $0.policy, used: $0.used, share: $0.share)
+            }
         )
         let data = DashboardData(
             mode: sidecar.modeName,
