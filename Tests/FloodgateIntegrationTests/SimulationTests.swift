@@ -133,11 +133,9 @@ struct SimulationTests {
         let some = try await Simulation.run(workload, designs: ["naive"])
         #expect(some.designs[0].outcomes.unserved == 0, "the other instances take the crashed one's calls")
     }
-}
 
-/// A short replay on each kind of Redis service: the response cache's reads stay a sliver of the incident design's.
-@Suite("Simulation on each kind of server", .serialized, .timeLimit(.minutes(3)))
-struct SimulationServerKindTests {
+    /// A short replay on each kind of Redis service: the response cache's reads stay a sliver of the incident
+    /// design's. In this serialized suite, so that no two replays load the machine at once.
     @Test(arguments: RedisServerKind.allCases)
     func theCacheSendsAFractionOfTheIncidentsGets(kind: RedisServerKind) async throws {
         var workload = Workload()
