@@ -258,6 +258,29 @@ struct FleetCoordinationTests {
         }
     }
 
+    /// Weighted calls across the fleet: each unit is one permit of the shares or the pool, so batches from two
+    /// instances never add up past the limit, and a refused batch takes nothing.
+    @Test func weightedCallsFromTwoInstancesNeverOvershootTheFleetsLimit() async throws {
+        try await withFleet { fleet in
+            let profile = ProviderProfile.generic([.fixedWindow(limit: 100, window: .seconds(60))])
+            let a = try await fleet.addInstance(Self.configuration(["api": profile]))
+            let b = try await fleet.addInstance(Self.configuration(["api": profile]))
+            try await fleet.advance(by: .seconds(62), step: .seconds(1), instances: [a, b])
+            let key = try GuardKey(integration: "api", tenant: "t")
+            var units = 0
+            for _ in 0..<30 {
+                for instance in [a, b] {
+                    if let permit = try? await instance.floodgate.acquire(key, cost: 3) {
+                        instance.floodgate.record(permit, .success)
+                        units += permit.cost
+                    }
+                }
+            }
+            #expect(units <= 100, "\(units) units admitted")
+            #expect(units >= 75, "the shares at least: \(units)")
+        }
+    }
+
     /// The kill switch: off, the very next decisions send nothing and spend only what the instance holds, with the
     /// window's counts kept; on again, the instance rejoins the fleet.
     @Test func theKillSwitchStopsEveryCommandAtOnceAndKeepsTheWindowsCounts() async throws {

@@ -239,4 +239,25 @@ struct SidecarAPITests {
             #expect(nearest.first?["used"] as? Int == 2 && nearest.first?["share"] as? Int == 2)
         }
     }
+
+    /// `cost` on acquire: a batch counts as that many calls, all or nothing; out of range is a 400 naming the field.
+    @Test func anAcquireWithACostCountsAsThatManyCalls() async throws {
+        let sidecar = try await makeSidecar(["FLOODGATE_INTEGRATIONS": "acme", "FLOODGATE_LIMITS_ACME": "fixed:10/60s"])
+        try await sidecar.makeApplication().test(.router) { client in
+            func acquire(_ cost: Int) async throws -> TestResponse {
+                try await client.send(.post, "/v1/acquire", #"{"integration":"acme","tenant":"t","cost":\#(cost)}"#)
+            }
+            for _ in 0..<2 {
+                let permit = try #require(try await acquire(4).object["permit"] as? String)
+                #expect(try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","outcome":"success"}"#).status == .ok)
+            }
+            let refused = try await acquire(4)
+            #expect(refused.status == .tooManyRequests && refused.text.contains("rate_limited"))
+            #expect(try await acquire(2).status == .ok, "the refused batch took nothing")
+            for cost in [0, 10_001] {
+                let invalid = try await acquire(cost)
+                #expect(invalid.status == .badRequest && invalid.text.contains("cost"), "\(invalid.text)")
+            }
+        }
+    }
 }

@@ -121,19 +121,46 @@ public final class Floodgate: Service, Sendable {
 
     // MARK: Guarding calls
 
-    /// Gets permission for one call on `key`.
+    /// Gets permission for one call on `key`, counting as `cost` calls against every limit (a batch, or a composite
+    /// request the provider counts as several; the breaker and the back-off see one call).
     ///
     /// Decides locally while this instance holds capacity; otherwise borrows from the fleet's pool (one script call,
     /// shared by concurrent callers). With `waitingUpTo`, a refusal whose retry time falls within the wait is waited
-    /// out on the clock; without, refusals throw at once.
+    /// out on the clock; without, refusals throw at once. A weighted call takes all of its units or none.
     ///
-    /// - Throws: ``FloodgateError`` `.rateLimited`, `.breakerOpen` or `.providerBackoff`, with the retry time.
-    public func acquire(_ key: GuardKey, waitingUpTo wait: Duration? = nil) async throws -> FloodgatePermit {
+    /// - Throws: ``FloodgateError`` `.rateLimited`, `.breakerOpen` or `.providerBackoff`, with the retry time;
+    ///   `.invalidArgument` for a cost below 1.
+    public func acquire(_ key: GuardKey, cost: Int = 1, waitingUpTo wait: Duration? = nil) async throws -> FloodgatePermit {
+        guard cost >= 1 else { throw FloodgateError(.invalidArgument, "cost must be at least 1 (was \(cost))", field: "cost") }
         let deadline = wait.map { clock.now().advanced(by: $0) }
+        while true {
+            var first = try await acquireUnit(key, limitsOnly: false, deadline: deadline)
+            guard cost > 1 else { return first }
+            var units: [FloodgatePermit] = []
+            units.reserveCapacity(cost - 1)
+            do {
+                for _ in 1..<cost {
+                    let unit = try await acquireUnit(key, limitsOnly: true, deadline: nil)
+                    if let refusal = unit.shadowRefusal, first.shadowRefusal == nil { first.shadowRefusal = refusal }
+                    units.append(unit)
+                }
+                first.units = units
+                return first
+            } catch let error as FloodgateError {
+                for unit in units { record(unit, .cancelled) }
+                record(first, .cancelled)
+                guard let deadline, let retryAt = error.retryAt, retryAt <= deadline else { throw error }
+                try await clock.sleep(until: retryAt)
+            }
+        }
+    }
+
+    /// One unit of a call: the whole decision, or (`limitsOnly`) the limits alone.
+    private func acquireUnit(_ key: GuardKey, limitsOnly: Bool, deadline: WallInstant?) async throws -> FloodgatePermit {
         var preHeld: [Int: String] = [:]
         while true {
             let now = clock.now().nanosecondsSince1970
-            let step = engine.withLock { $0.decide(key, at: now, preHeld: preHeld) }
+            let step = engine.withLock { $0.decide(key, at: now, preHeld: preHeld, limitsOnly: limitsOnly) }
             switch step {
             case .allowed(let permit, let needsFleetProbe):
                 guard needsFleetProbe, let epoch = permit.probeEpoch else { return permit }
@@ -170,7 +197,7 @@ public final class Floodgate: Service, Sendable {
 
     /// Decides a call on `key` now, without suspending: a permit when this instance holds capacity, a thrown
     /// ``FloodgateError`` when the call is refused, and nil when the decision needs Redis (a pool grant, a concurrency
-    /// lease, a fleet-wide half-open probe) — then use ``acquire(_:waitingUpTo:)``. For hot paths outside async code.
+    /// lease, a fleet-wide half-open probe) — then use ``acquire(_:cost:waitingUpTo:)``. For hot paths outside async code.
     public func tryAcquire(_ key: GuardKey) throws -> FloodgatePermit? {
         let now = clock.now().nanosecondsSince1970
         switch engine.withLock({ $0.decide(key, at: now, preHeld: [:]) }) {
@@ -219,6 +246,10 @@ public final class Floodgate: Service, Sendable {
     /// Records how a call went: releases its concurrency permits, feeds the breaker, and on a throttle holds the
     /// whole fleet back from the tenant connection. Slow calls are recognised from the time since the permit.
     public func record(_ permit: FloodgatePermit, _ outcome: CallOutcome, duration: Duration? = nil) {
+        // A weighted call's further units only give their permits back (when cancelled) or release what they hold.
+        for unit in permit.units {
+            if case .cancelled = outcome { record(unit, .cancelled) } else { record(unit, .ignored) }
+        }
         let now = clock.now().nanosecondsSince1970
         let elapsed = duration ?? .nanoseconds(now - permit.acquiredAt.nanosecondsSince1970)
         var effects: [FleetWork] = []
@@ -267,14 +298,15 @@ public final class Floodgate: Service, Sendable {
         for effect in effects { workSink.yield(effect) }
     }
 
-    /// Runs `body` under a permit for `key` and records its outcome: success when it returns, failure when it
-    /// throws (a `CancellationError` gives the permits back instead).
+    /// Runs `body` under a permit for `key` (counting as `cost` calls) and records its outcome: success when it
+    /// returns, failure when it throws (a `CancellationError` gives the permits back instead).
     public func call<Result: Sendable>(
         _ key: GuardKey,
+        cost: Int = 1,
         waitingUpTo wait: Duration? = nil,
         _ body: () async throws -> Result
     ) async throws -> Result {
-        let permit = try await acquire(key, waitingUpTo: wait)
+        let permit = try await acquire(key, cost: cost, waitingUpTo: wait)
         do {
             let result = try await body()
             record(permit, .success)

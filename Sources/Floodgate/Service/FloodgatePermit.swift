@@ -1,4 +1,4 @@
-/// Permission for one call on a key, from ``Floodgate/acquire(_:waitingUpTo:)``. Record its outcome exactly once
+/// Permission for one call on a key, from ``Floodgate/acquire(_:cost:waitingUpTo:)``. Record its outcome exactly once
 /// with ``Floodgate/record(_:_:duration:)``: that releases concurrency permits and feeds the breaker.
 public struct FloodgatePermit: Sendable {
     /// The key the call is for.
@@ -18,6 +18,10 @@ public struct FloodgatePermit: Sendable {
     let breaker: GuardEngine.BreakerBox?
     /// In shadow mode, the refusal this call would have met (it holds no capacity, and gives none back).
     public internal(set) var shadowRefusal: FloodgateError.Code? = nil
+    /// How many calls it counts as (``Floodgate/acquire(_:cost:waitingUpTo:)``).
+    public var cost: Int { 1 + units.count }
+    /// A weighted call's further units: each took one permit of every limit (and nothing of the breaker).
+    var units: [FloodgatePermit] = []
 }
 
 /// One concurrency permit held by a call: from the instance's share, or a lease of the fleet's pool in Redis.

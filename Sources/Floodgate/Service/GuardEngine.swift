@@ -132,8 +132,9 @@ struct GuardEngine: Sendable {
     // MARK: Deciding
 
     /// Decides a call on `key` at `now`. `preHeld` are pool concurrency leases already taken for this call, by
-    /// position (scope-major: the connection's policies first).
-    mutating func decide(_ key: GuardKey, at now: Int64, preHeld: [Int: String]) -> Step {
+    /// position (scope-major: the connection's policies first). With `limitsOnly` (the further units of a weighted
+    /// call) only the limits are checked and taken: the back-off and the breaker admitted the call's first unit.
+    mutating func decide(_ key: GuardKey, at now: Int64, preHeld: [Int: String], limitsOnly: Bool = false) -> Step {
         let settings = self.settings
         let context = ShareContext(healthy: healthy, epoch: epoch)
         let connection = key.connection
@@ -147,7 +148,7 @@ struct GuardEngine: Sendable {
         Self.refreshShares(&scopes.values[connectionIndex], at: now, settings: settings, context: context, view: view)
         var refusal = Self.admitConnection(
             &scopes.values[connectionIndex], key: key, at: now, settings: settings, context: context, preHeld: preHeld,
-            mask: &mask, holds: &holds, probe: &probe, breaker: &breaker, policyCount: &base
+            limitsOnly: limitsOnly, mask: &mask, holds: &holds, probe: &probe, breaker: &breaker, policyCount: &base
         )
         if case .none = refusal, key.operation != nil {
             let operationIndex = scopeIndex(key, at: now)
@@ -189,14 +190,18 @@ struct GuardEngine: Sendable {
         settings: Settings,
         context: ShareContext,
         preHeld: [Int: String],
+        limitsOnly: Bool,
         mask: inout UInt64,
         holds: inout [ConcurrencyHold],
         probe: inout Int64?,
         breaker breakerOut: inout BreakerBox?,
         policyCount: inout Int
     ) -> Step? {
-        breakerOut = scope.breaker
+        breakerOut = limitsOnly ? nil : scope.breaker
         policyCount = scope.guards.count
+        if limitsOnly {
+            return take(&scope, key: key.connection, base: 0, at: now, settings: settings, context: context, preHeld: preHeld, mask: &mask, holds: &holds)
+        }
         if case .refused(let until) = scope.backoff.admit(at: now) {
             return .refused(
                 FloodgateError(

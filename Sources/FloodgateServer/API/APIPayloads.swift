@@ -6,6 +6,8 @@ struct AcquireRequest: Decodable, Sendable {
     var operation: String?
     /// How long to wait for capacity; 0 or absent: fail fast.
     var waitMs: Int?
+    /// How many calls this one counts as against the limits (a batch); absent: 1.
+    var cost: Int?
 }
 
 struct AcquireResponse: Codable, Sendable {

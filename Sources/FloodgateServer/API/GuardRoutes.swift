@@ -36,9 +36,16 @@ struct GuardRoutes: Sendable {
         if let wait = body.waitMs, wait < 0 || wait > 60_000 {
             throw APIError.invalidField("waitMs", "must be between 0 and 60000")
         }
+        if let cost = body.cost, !(1...10_000).contains(cost) {
+            throw APIError.invalidField("cost", "must be between 1 and 10000")
+        }
         let permit: FloodgatePermit
         do {
-            permit = try await sidecar.floodgate.acquire(key, waitingUpTo: body.waitMs.flatMap { $0 > 0 ? .milliseconds($0) : nil })
+            permit = try await sidecar.floodgate.acquire(
+                key,
+                cost: body.cost ?? 1,
+                waitingUpTo: body.waitMs.flatMap { $0 > 0 ? .milliseconds($0) : nil }
+            )
         } catch let error as FloodgateError {
             sidecar.metrics.decided(key.integration, error.code)
             throw APIError(error)

@@ -26,6 +26,14 @@ def test_a_provider_429_holds_the_tenant_back_with_a_retry_time(gate, tenant):
     assert 29 <= refused.value.retry_after_seconds <= 33
 
 
+def test_a_weighted_acquire_counts_as_several_calls(gate, tenant):
+    permit = gate.acquire("slack", tenant, "conversations.history", cost=3)
+    assert gate.record(permit, "success") == {"recorded": "success"}
+    with pytest.raises(FloodgateError) as invalid:
+        gate.acquire("slack", tenant, cost=0)
+    assert invalid.value.code == "invalid_field" and invalid.value.status == 400
+
+
 def test_errors_carry_the_apis_code(gate, tenant):
     with pytest.raises(FloodgateError) as unknown:
         gate.acquire("no-such-integration", tenant)

@@ -93,13 +93,18 @@ class Floodgate:
 
     # MARK: the API
 
-    def acquire(self, integration: str, tenant: str, operation: Optional[str] = None, wait: float = 0) -> Permit:
-        """A permit for one call, waiting up to `wait` seconds for capacity; raises a `Refused` when it must not go out."""
+    def acquire(
+        self, integration: str, tenant: str, operation: Optional[str] = None, wait: float = 0, cost: int = 1
+    ) -> Permit:
+        """A permit for one call, counting as `cost` calls against the limits (a batch), waiting up to `wait` seconds
+        for capacity; raises a `Refused` when it must not go out."""
         body: Dict[str, Any] = {"integration": integration, "tenant": tenant}
         if operation:
             body["operation"] = operation
         if wait > 0:
             body["waitMs"] = min(60_000, int(wait * 1000))
+        if cost != 1:
+            body["cost"] = cost
         answer = self.request("POST", "/v1/acquire", body)
         return Permit(answer["permit"], answer["key"], answer["probe"], answer["expiresAt"])
 
@@ -188,8 +193,10 @@ class AsyncFloodgate:
     def __init__(self, url: str = "http://127.0.0.1:8080", token: Optional[str] = None, timeout: float = 2.0) -> None:
         self.sync = Floodgate(url, token, timeout)
 
-    async def acquire(self, integration: str, tenant: str, operation: Optional[str] = None, wait: float = 0) -> Permit:
-        return await asyncio.to_thread(self.sync.acquire, integration, tenant, operation, wait)
+    async def acquire(
+        self, integration: str, tenant: str, operation: Optional[str] = None, wait: float = 0, cost: int = 1
+    ) -> Permit:
+        return await asyncio.to_thread(self.sync.acquire, integration, tenant, operation, wait, cost)
 
     async def record(self, permit: Permit | str, outcome: Optional[str] = None, **response: Any) -> Dict[str, Any]:
         return await asyncio.to_thread(lambda: self.sync.record(permit, outcome, **response))
