@@ -23,7 +23,7 @@ public struct BreakerPolicy: Sendable, Hashable {
     public var halfOpenProbes: Int
 
     public init(
-        window: Window = .time(duration: .seconds(60), buckets: 12),
+        window: Window = .time(duration: .seconds(8), buckets: 8),
         failureRateThreshold: Double = 0.5,
         slowCallRateThreshold: Double = 1.0,
         slowCallDuration: Duration = .seconds(10),

@@ -225,7 +225,9 @@ extension Floodgate {
                     entry.unreported = false
                     let totals = entry.machine.totals(at: now)
                     let policy = entry.machine.policy
-                    guard totals.calls > 0 else { continue }
+                    // A lone failure or slow call among an instance's few calls is the workload's noise: not worth a
+                    // report (three commands) until a second one comes.
+                    guard totals.calls > 0, totals.failures >= 2 || totals.slow >= 2 else { continue }
                     let failureRate = Double(totals.failures) / Double(totals.calls)
                     let slowRate = Double(totals.slow) / Double(totals.calls)
                     if failureRate >= policy.failureRateThreshold * fraction || slowRate >= policy.slowCallRateThreshold * fraction {
