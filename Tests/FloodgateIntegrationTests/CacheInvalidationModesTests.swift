@@ -184,4 +184,28 @@ struct CacheInvalidationModesTests {
             }
         }
     }
+
+    /// Switched off, the cache sends nothing, not even its stream's set-up: reads and fills stay near; switched
+    /// on, the stream comes up and the directory is complete (not waiting for the longest TTL).
+    @Test func switchedOffTheCacheSendsNothingAndItsDirectoryCompletesOnceOn() async throws {
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let client = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
+        let redisSwitch = RedisSwitch(on: false)
+        let cache = try ResponseCache(store: .redis(client), redisSwitch: redisSwitch)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            group.addTask { try await cache.run() }
+            defer { group.cancelAll() }
+            _ = try await client.ping()
+            #expect(try await cache.value(for: "k", ttl: .seconds(60)) { Reply(text: "loaded") } == Reply(text: "loaded"))
+            #expect(try await cache.get("k", as: Reply.self) == Reply(text: "loaded"), "kept near")
+            #expect(cache.invalidationMode == .pending)
+            #expect(client.accounting.snapshot().count(component: .cache) == 0, "not one command while off")
+            redisSwitch.set(on: true)
+            try await eventually("the stream is up and the directory complete") {
+                cache.invalidationMode == .tracking && cache.directoryStatus.completeness == "complete"
+            }
+        }
+    }
 }

@@ -13,6 +13,10 @@ extension ResponseCache {
             return
         }
         await cancelWhenGracefulShutdown {
+            // Switched off: not even the stream's set-up commands until it is on.
+            while !self.redisSwitch.isOn {
+                do { try await Task.sleep(for: .milliseconds(100)) } catch { return }
+            }
             if self.configuration.invalidation == .automatic {
                 if await self.keyspaceNotificationsAreOn(client) {
                     await self.listen(client, to: .keyspace)
@@ -148,12 +152,16 @@ extension ResponseCache {
     }
 
     /// `SCAN` of the cache's prefix, so that the directory holds every key written before its stream came up
-    /// (about one command per 1,000 keys of the database). Retried each second while Redis is unreachable and the
-    /// stream still up; when the server refuses `SCAN` or the budget sheds, the directory waits for the horizon.
+    /// (about one command per 1,000 keys of the database). Retried each second while Redis is unreachable, switched
+    /// off or kept off by the budget, as long as the stream is up; when the server refuses `SCAN`, the directory
+    /// waits for the horizon.
     private func scanPrefix(epoch: Int) async {
         while state.withLock({ $0.directory.scanIsCurrent(epoch) }) {
+            guard let redis else {
+                do { try await Task.sleep(for: .seconds(1)) } catch { return }
+                continue
+            }
             do {
-                guard let redis else { throw CacheScanRefused() }
                 var cursor = "0"
                 repeat {
                     let (next, keys) = try await redis.labelled(.cache).scan(cursor: cursor, match: Self.globEscaped(redisKeyPrefix) + "*", count: 1_000)
@@ -174,10 +182,6 @@ extension ResponseCache {
                 return
             }
         }
-    }
-
-    private struct CacheScanRefused: Error, CustomStringConvertible {
-        var description: String { "the command budget keeps the cache off Redis" }
     }
 
     // MARK: Events
