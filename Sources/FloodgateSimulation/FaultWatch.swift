@@ -36,6 +36,16 @@ struct FaultWatch {
         }
     }
 
+    /// Whether some instance holds a fault (the open breaker, the throttled tenant) that others do not hold yet.
+    func isSpreading(at time: Int64, instanceCount: Int) -> Bool {
+        let breaker = outage && time >= outageStart && time < outageEnd && !breakerHeldFrom.isEmpty && breakerHeldFrom.count < instanceCount
+        var throttle = false
+        if let throttleAt, time < throttleAt + retryAfter {
+            throttle = !throttleHeldFrom.isEmpty && throttleHeldFrom.count < instanceCount
+        }
+        return breaker || throttle
+    }
+
     /// Notes a call's outcome: the first 429 starts the throttle watch.
     mutating func noteOutcome(_ outcome: SimulatedOutcome, of call: SimulatedCall) {
         if throttleAt == nil, case .upstream(.throttled) = outcome {

@@ -105,6 +105,8 @@ final class FloodgateInstance: ReplayedInstance, Sendable {
 
     var cacheStatistics: ResponseCache.Statistics? { cache.statistics }
 
+    var spreadsFaultsByEvents: Bool { true }
+
     func holdsBack(_ integration: String, tenant: String, at now: Int64) -> Bool {
         guard let key = try? GuardKey(integration: integration, tenant: tenant) else { return false }
         return floodgate.backoffUntil(key) != nil

@@ -35,6 +35,10 @@ protocol ReplayedInstance: AnyObject {
 
     /// The response cache's counts, for a design that has one.
     var cacheStatistics: ResponseCache.Statistics? { get }
+
+    /// Whether the fleet hears of a breaker opening or a throttle by events (pub/sub) rather than on a clock (a
+    /// baseline's cached copy): the replay then gives the events time to arrive, in wall-clock time.
+    var spreadsFaultsByEvents: Bool { get }
 }
 
 /// Running tasks of one instance, stopped in a chosen order.

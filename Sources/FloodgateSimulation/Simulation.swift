@@ -174,6 +174,7 @@ public enum Simulation {
                     cacheCounted = cache
                 }
             }
+            var spreadWaitLeft = Duration.seconds(5)
             var nextChange = changes.startIndex
             /// Slots whose instance has left or crashed and is not replaced yet: their calls go to the next live one.
             var down: Set<Int> = []
@@ -226,6 +227,22 @@ public enum Simulation {
                 log.ownCommands.append(instance.ownCallComponents.reduce(0) { $0 + sent[$1, default: 0] })
                 log.faults.noteOutcome(outcome, of: call)
                 log.faults.look(at: call.time, now: now, instances: instances)
+                // On virtual time, the millisecond an event takes to reach the other instances would count as
+                // hundreds of simulated milliseconds (calls replay faster than real time): once one instance holds
+                // a fault, the others get wall-clock time to hear of it before the next call — up to a second at a
+                // time and five in the whole replay, so an instance that cannot hear (cut off from Redis) does not
+                // stall it.
+                if instance.spreadsFaultsByEvents, spreadWaitLeft > .zero,
+                    log.faults.isSpreading(at: call.time, instanceCount: instances.count)
+                {
+                    let started = ContinuousClock.now
+                    let giveUpAt = started + min(.seconds(1), spreadWaitLeft)
+                    while log.faults.isSpreading(at: call.time, instanceCount: instances.count), ContinuousClock.now < giveUpAt {
+                        try await Task.sleep(for: .milliseconds(1))
+                        log.faults.look(at: call.time, now: now, instances: instances)
+                    }
+                    spreadWaitLeft -= started.duration(to: ContinuousClock.now)
+                }
                 if index % 500 == 0 { progress?(name, Int(call.time / 60_000_000_000), index) }
             }
             try await sampleMinutes(until: workload.minutes)
