@@ -14,7 +14,7 @@ extension Request {
             throw APIError.bodyTooLarge(limit)
         }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try requestDecoder.decode(T.self, from: Data(buffer.readableBytesView))
         } catch DecodingError.keyNotFound(let key, _) {
             throw APIError.badJSON("missing field \(key.stringValue)")
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
@@ -25,3 +25,6 @@ extension Request {
         }
     }
 }
+
+/// One decoder for every request body (it keeps no state between calls).
+let requestDecoder = JSONDecoder()
