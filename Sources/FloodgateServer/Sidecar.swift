@@ -210,12 +210,7 @@ struct SwitchedRedisClient: Service {
     let redisSwitch: RedisSwitch
 
     func run() async throws {
-        let started: Bool = await cancelWhenGracefulShutdown {
-            while !redisSwitch.isOn {
-                do { try await Task.sleep(for: .milliseconds(100)) } catch { return false }
-            }
-            return true
-        }
+        let started: Bool = await cancelWhenGracefulShutdown { (try? await redisSwitch.waitUntilOn()) != nil }
         guard started else { return }
         try await client.run()
     }

@@ -17,10 +17,13 @@ struct CacheDirectoryTests {
         directory.scanFinished(epoch: epoch, at: now)
     }
 
-    func mayExist(_ answer: CacheDirectory.Answer) -> Bool {
-        if case .mayExist = answer { return true }
-        return false
+    /// The version of a `mayExist` answer; nil for any other.
+    func version(_ answer: CacheDirectory.Answer) -> UInt64? {
+        if case .mayExist(let version) = answer { return version }
+        return nil
     }
+
+    func mayExist(_ answer: CacheDirectory.Answer) -> Bool { version(answer) != nil }
 
     @Test func withoutAStreamOrBeforeTheScanEndsNothingIsKnown() {
         var directory = directory()
@@ -67,15 +70,15 @@ struct CacheDirectoryTests {
     @Test func aReadResultCountsOnlyIfNoEventCameMeanwhile() throws {
         var directory = directory()
         complete(&directory, found: ["k"])
-        guard case .mayExist(let version) = directory.answer("k", at: 0) else { throw Failure("k may exist") }
-        directory.readFoundNothing("k", version: version)
+        let first = try #require(version(directory.answer("k", at: 0)), "k may exist")
+        directory.readFoundNothing("k", version: first)
         #expect(directory.answer("k", at: 0) == .absent)
         directory.written("k", expiresAt: nil, at: 0)
-        guard case .mayExist(let stale) = directory.answer("k", at: 0) else { throw Failure("k may exist") }
+        let stale = try #require(version(directory.answer("k", at: 0)), "k may exist")
         directory.written("k", expiresAt: nil, at: 1)  // a write lands while the GET is on its way
         directory.readFoundNothing("k", version: stale)
         #expect(mayExist(directory.answer("k", at: 1)), "the GET's nil predates the write")
-        guard case .mayExist(let current) = directory.answer("k", at: 1) else { throw Failure("k may exist") }
+        let current = try #require(version(directory.answer("k", at: 1)), "k may exist")
         directory.readFound("k", expiresAt: 5 * Self.second, version: current)
         #expect(directory.answer("k", at: 5 * Self.second) == .absent, "the read taught it the expiry")
     }
@@ -146,9 +149,4 @@ struct CacheDirectoryTests {
         #expect(ResponseCache.missingKeyspaceClasses(in: "Kx$") == "ge")
         #expect(ResponseCache.globEscaped("fg*[x]:c:") == "fg\\*\\[x\\]:c:")
     }
-}
-
-struct Failure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -14,9 +14,7 @@ extension ResponseCache {
         }
         await cancelWhenGracefulShutdown {
             // Switched off: not even the stream's set-up commands until it is on.
-            while !self.redisSwitch.isOn {
-                do { try await Task.sleep(for: .milliseconds(100)) } catch { return }
-            }
+            do { try await self.redisSwitch.waitUntilOn() } catch { return }
             if self.configuration.invalidation == .automatic {
                 if await self.keyspaceNotificationsAreOn(client) {
                     await self.listen(client, to: .keyspace)

@@ -14,6 +14,12 @@ public final class RedisSwitch: Sendable {
     /// Whether Redis may be used.
     public var isOn: Bool { on.load(ordering: .acquiring) }
 
+    /// Returns once Redis may be used (at once when it may); checks every 100 ms.
+    /// - Throws: `CancellationError` when the task is cancelled first.
+    public func waitUntilOn() async throws {
+        while !isOn { try await Task.sleep(for: .milliseconds(100)) }
+    }
+
     /// Turns Redis use on or off; returns the previous state.
     @discardableResult
     public func set(on value: Bool) -> Bool {

@@ -86,3 +86,18 @@ struct CacheLoadResponse: Codable, Sendable {
     /// When another caller is loading: try again after this long.
     var retryAfterMs: Int?
 }
+
+/// `PUT /v1/admin/redis`: the kill switch.
+struct RedisSwitchRequest: Decodable, Sendable {
+    var enabled: Bool
+}
+
+struct RedisSwitchResponse: Codable, Sendable {
+    var enabled: Bool
+    var mode: String
+}
+
+struct ReloadResponse: Codable, Sendable {
+    var reloaded: Bool
+    var mode: String
+}

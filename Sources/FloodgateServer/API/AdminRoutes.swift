@@ -39,17 +39,3 @@ struct AdminRoutes: Sendable {
         return try json(ReloadResponse(reloaded: true, mode: sidecar.modeName))
     }
 }
-
-struct RedisSwitchRequest: Decodable, Sendable {
-    var enabled: Bool
-}
-
-struct RedisSwitchResponse: Codable, Sendable {
-    var enabled: Bool
-    var mode: String
-}
-
-struct ReloadResponse: Codable, Sendable {
-    var reloaded: Bool
-    var mode: String
-}

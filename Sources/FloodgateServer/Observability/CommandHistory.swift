@@ -48,6 +48,16 @@ final class CommandHistory: Sendable {
         }
     }
 
+    /// Commands a minute over the last minute of full intervals in `points` (the last point, in progress, left
+    /// out); nil before one interval has passed.
+    func commandsPerMinute(_ points: [Point]) -> Double? {
+        let perMinute = max(1, Int(60 / max(1, interval.components.seconds)))
+        let full = points.dropLast().suffix(perMinute)
+        guard !full.isEmpty else { return nil }
+        let commands = full.reduce(0) { $0 + $1.byComponent.values.reduce(0, +) }
+        return Double(commands) * Double(perMinute) / Double(full.count)
+    }
+
     /// Commands per component counted since `last`.
     static func delta(_ totals: [String: Int], since last: [String: Int]) -> [String: Int] {
         totals.reduce(into: [:]) { $0[$1.key] = $1.value - last[$1.key, default: 0] }

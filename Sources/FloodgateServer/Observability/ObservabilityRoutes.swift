@@ -110,14 +110,7 @@ struct ObservabilityRoutes: Sendable {
         let status = sidecar.floodgate.status
         let points = sidecar.history.points(current: sidecar.redis?.accounting.snapshot(), at: sidecar.now())
         let fleetRate = sidecar.budget?.status.fleetCommandsPerMinute
-        let rate: Double? = fleetRate ?? {
-            // This instance's last minute of full intervals.
-            let perMinute = max(1, Int(60 / max(1, sidecar.history.interval.components.seconds)))
-            let full = points.dropLast().suffix(perMinute)
-            guard sidecar.redis != nil, !full.isEmpty else { return nil }
-            let commands = full.reduce(0) { $0 + $1.byComponent.values.reduce(0, +) }
-            return Double(commands) * Double(perMinute) / Double(full.count)
-        }()
+        let rate = fleetRate ?? (sidecar.redis == nil ? nil : sidecar.history.commandsPerMinute(points))
         let perDay = rate.map { Int($0 * 1_440) }
         let price = sidecar.configuration.pricePer100k
         let fleet = DashboardData.Fleet(
