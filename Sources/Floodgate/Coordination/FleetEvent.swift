@@ -9,6 +9,9 @@ enum FleetEvent: Sendable, Hashable {
     case breakerForced(integration: String, open: Bool?)
     /// A provider throttled a tenant connection until a time.
     case backoff(integration: String, tenant: String, until: Int64)
+    /// An instance found a policy's ledger short while allowances may lie unused: instances that do not need theirs
+    /// should cede them (published by the lease script; never kept in the state hash).
+    case cedeWanted(scope: GuardKey, index: Int)
 
     /// The message text: space-separated words, the sender's instance id last.
     func message(from origin: String) -> String {
@@ -18,6 +21,8 @@ enum FleetEvent: Sendable, Hashable {
         case .breakerForced(let integration, let open):
             return "force \(integration) \(open.map { $0 ? "open" : "closed" } ?? "release") \(origin)"
         case .backoff(let integration, let tenant, let until): return "backoff \(integration) \(tenant) \(until) \(origin)"
+        case .cedeWanted(let scope, let index):
+            return "cede \(scope.integration) \(scope.tenant) \(scope.operation ?? "-") \(index) \(origin)"
         }
     }
 
@@ -42,6 +47,11 @@ enum FleetEvent: Sendable, Hashable {
         case ("backoff", 5):
             guard let until = Int64(words[3]) else { return nil }
             return (.backoff(integration: words[1], tenant: words[2], until: until), words[4])
+        case ("cede", 6):
+            guard let index = Int(words[4]), index >= 0,
+                let scope = try? GuardKey(integration: words[1], tenant: words[2], operation: words[3] == "-" ? nil : words[3])
+            else { return nil }
+            return (.cedeWanted(scope: scope, index: index), words[5])
         default:
             return nil
         }
@@ -55,6 +65,7 @@ enum FleetEvent: Sendable, Hashable {
         case .breakerForced(let integration, let open):
             return ("cb:\(integration)", open.map { $0 ? "forced-open" : "forced-closed" } ?? "")
         case .backoff(let integration, let tenant, let until): return ("bo:\(integration):\(tenant)", String(until))
+        case .cedeWanted: return ("", "")
         }
     }
 

@@ -4,6 +4,8 @@ enum FleetWork: Sendable {
     case publish(FleetEvent)
     /// Give a pool concurrency lease back.
     case releaseConcurrency(scope: GuardKey, position: Int, lease: String)
+    /// Cede this instance's allowance of a policy another instance found short.
+    case cede(scope: GuardKey, position: Int)
     /// Count a successful half-open probe of the open period ending at `epoch`.
     case probeSucceeded(integration: String, epoch: Int64)
 }

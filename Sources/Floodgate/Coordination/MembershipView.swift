@@ -65,6 +65,20 @@ struct MembershipView: Sendable, Hashable {
         return counted + (sawSelf ? 0 : 1)
     }
 
+    /// The members counted for a policy with window `window` that may be past their joining wait (`wait` after they
+    /// joined) by `time`: an upper bound on those that can spend an allowance until then. A member this view does not
+    /// know joined after it was taken, so it cannot be eligible before a heartbeat plus the window from now.
+    func eligibleCount(window: Int64, skew: Int64, wait: Int64, by time: Int64) -> Int {
+        var counted = members.reduce(0) { count, member in
+            let isCounted = member.expiresAt &+ window &+ skew >= takenAt || member.id == selfID
+            return count + (isCounted && member.joinedAt &+ wait <= time ? 1 : 0)
+        }
+        if time < floorUntil + window {
+            counted = max(counted, floor.reduce(0) { $0 + ($1.joinedAt &+ wait <= time ? 1 : 0) })
+        }
+        return counted
+    }
+
     /// Whether this instance may use its share of a policy with window `window` at `now`.
     func mayUseShare(window: Int64, skew: Int64, heartbeat: Int64, at now: Int64) -> Bool {
         guard let joined = selfJoinedAt else { return false }

@@ -1,10 +1,12 @@
 /// How one rate-limit policy is enforced fleet-wide in shared mode: which window it is counted in, the part of its
-/// limit handed out as per-instance shares, and the pool in Redis that the rest forms.
+/// limit handed out as per-instance allowances (spent with no command), and the ledger that moves the rest — and
+/// unused allowances — to the instances that need it.
 ///
-/// `shareTotal` is `fleetSize × ⌊limit × shareFraction / fleetSize⌋`; an instance's share is `shareTotal / n` for the
-/// `n` members it must count (see ``MembershipView``), so the shares in use never add up to more than `shareTotal`.
-/// The pool is `limit − shareTotal`, granted by a ``GrantLedger``. A token bucket is counted as the rolling window of
-/// `burst` calls per `burst` intervals: at most `burst + τ/interval` calls in any `τ`, never more than the bucket.
+/// `allowanceTotal` is `fleetSize × ⌊limit × shareFraction / fleetSize⌋`; an eligible member's allowance is
+/// `allowanceTotal / n` for the `n` members it counts (see ``MembershipView``). Window policies take capacity beyond
+/// the allowance from a ``DemandLedger`` as leases sized to demand; a concurrency policy's beyond-allowance permits
+/// are leases of a pool of `limit − allowanceTotal` in a sorted set. A token bucket is counted as the rolling window
+/// of `burst` calls per `burst` intervals: at most `burst + τ/interval` calls in any `τ`, never more than the bucket.
 struct PolicyPlan: Sendable, Hashable {
     enum Kind: Sendable, Hashable {
         case fixed
@@ -17,21 +19,18 @@ struct PolicyPlan: Sendable, Hashable {
     let limit: Int
     /// The window in nanoseconds (for concurrency: the lease timeout, how long a permit can count).
     let window: Int64
-    let shareTotal: Int
-    /// The pool's ledger (windows with a pool only).
-    let ledger: GrantLedger?
-    /// Permits asked of the pool by a first grant, and at most by any (see ``LeaseHolder``): half an instance's fair
-    /// part of the pool (at most ``firstGrantCap``), and all of it.
-    let grantSize: Int
-    let maximumGrantSize: Int
+    let allowanceTotal: Int
+    /// The ledger of a window policy (nil for concurrency).
+    let ledger: DemandLedger?
+    /// The clock-skew bound: fixed-window counters count calls this close to a window's edge in both windows.
+    let skew: Int64
 
-    var poolLimit: Int { limit - shareTotal }
-
-    /// The largest first grant.
-    static let firstGrantCap = 16
+    /// A concurrency policy's pool of leases beyond the allowances.
+    var poolLimit: Int { limit - allowanceTotal }
 
     init(_ policy: RateLimitPolicy, fleetSize: Int, shareFraction: Double, skew: Duration) {
         self.policy = policy
+        self.skew = skew.nanoseconds
         switch policy {
         case .fixedWindow(let limit, let window):
             (kind, self.limit, self.window) = (.fixed, limit, window.nanoseconds)
@@ -44,24 +43,19 @@ struct PolicyPlan: Sendable, Hashable {
             (kind, self.limit, self.window) = (.concurrency, limit, leaseTimeout.nanoseconds)
         }
         let perInstance = Int((Double(limit) * shareFraction / Double(fleetSize)).rounded(.down))
-        shareTotal = min(limit, perInstance * fleetSize)
-        let pool = limit - shareTotal
+        allowanceTotal = min(limit, perInstance * fleetSize)
         switch kind {
-        case _ where pool == 0, .concurrency:
+        case .concurrency:
             ledger = nil
         case .fixed:
-            ledger = .fixed(limit: pool, window: .nanoseconds(window), skew: skew)
+            ledger = DemandLedger(kind: .fixed, limit: limit, allowanceTotal: allowanceTotal, window: window, skew: skew.nanoseconds)
         case .rolling:
-            ledger = .rolling(limit: pool, window: .nanoseconds(window), skew: skew)
+            ledger = DemandLedger(kind: .rolling, limit: limit, allowanceTotal: allowanceTotal, window: window, skew: skew.nanoseconds)
         }
-        // A first grant is small whatever the pool (permits granted and never spent are lost to the fleet until
-        // their window passes); a key that keeps spending its grants doubles them up to its fair part.
-        grantSize = max(1, min(Self.firstGrantCap, pool / (2 * fleetSize)))
-        maximumGrantSize = max(grantSize, pool / fleetSize)
     }
 
-    /// The counter of this instance's share-funded calls. In local-only mode `localShare` gives the instance's fixed
-    /// share of a count; otherwise the limit is 0 until membership gives a share.
+    /// The counter of this instance's calls. In local-only mode `localShare` gives the instance's fixed share of a
+    /// count; otherwise the limit is 0 until membership gives an allowance or the ledger a lease.
     func makeShareCounter(localShare: ((Int) -> Int)?) -> ShareCounter {
         if let localShare, case .tokenBucket(let rate, let period, let burst) = policy {
             // Local-only: a real GCRA with the instance's share of the rate and of the burst.
@@ -71,7 +65,7 @@ struct PolicyPlan: Sendable, Hashable {
         }
         let limit = localShare?(self.limit) ?? 0
         switch kind {
-        case .fixed: return .fixed(FixedWindowCounter(limit: limit, window: window))
+        case .fixed: return .fixed(FixedWindowCounter(limit: limit, window: window, margin: skew))
         case .rolling: return .rolling(RollingWindowCounter(limit: limit, window: window))
         case .concurrency: return .inFlight(used: 0, limit: limit)
         }

@@ -48,12 +48,14 @@ enum ShareCounter: Sendable, Hashable {
         }
     }
 
-    /// Sets the share (token buckets keep theirs: they exist only in local-only mode, where shares are fixed).
-    mutating func setLimit(_ limit: Int) {
+    /// Sets the limit, and for fixed windows the next window's (for calls in the last skew margin); token buckets
+    /// keep theirs: they exist only in local-only mode, where shares are fixed.
+    mutating func setLimit(_ limit: Int, next: Int? = nil) {
         switch self {
         case .fixed(var counter):
             self = .inFlight(used: 0, limit: 0)
             counter.limit = limit
+            counter.nextLimit = next ?? limit
             self = .fixed(counter)
         case .rolling(var counter):
             self = .inFlight(used: 0, limit: 0)

@@ -1,45 +1,56 @@
 import FloodgateRedis
 import Logging
 
-/// The Redis side of decisions: pool grants, concurrency leases, fleet probes. Every failure here marks Redis
-/// unhealthy, which switches decisions to what the instance holds (degraded mode) until a heartbeat succeeds.
+/// The Redis side of decisions: leases of the demand ledger, cedes, concurrency leases, fleet probes. Every failure
+/// here marks Redis unhealthy, which switches decisions to what the instance holds (degraded mode) until a heartbeat
+/// succeeds.
 extension Floodgate {
-    /// Asks the pool for a grant for one policy, or waits for the request already in flight for it.
-    func grant(scope: GuardKey, position: Int, startSlot: Int64) async {
+    /// Asks the ledger for a lease for one policy (or, with `cede`, gives its allowance up for others to lease), or
+    /// waits for the request already in flight for it.
+    func lease(scope: GuardKey, position: Int, cede: Bool = false, leaving: Bool = false) async {
         guard let fleet else { return }
         guard !coordinationOff else {
             // Switched off (or shedding) since the decision: decide on what is held, send nothing.
             engine.withLock { $0.setHealthy(false) }
             return
         }
+        let now = clock.now().nanosecondsSince1970
         let task = engine.withLock { engine -> Task<Void, Never>? in
             let index = engine.index(of: position, in: scope)
             guard let state = engine.scopes[scope], state.guards.indices.contains(index) else { return nil }
-            if let pending = state.guards[index].pendingGrant { return pending }
-            let plan = state.template.plans[index]
-            guard let ledger = plan.ledger else { return nil }
+            if let pending = state.guards[index].pendingLease { return cede ? nil : pending }
+            guard let found = engine.leaseRequest(
+                scope: scope, position: position, holder: configuration.instanceID, at: now, cede: cede, leaving: leaving
+            ) else {
+                // Nothing to ask (no view yet, or the membership is ending): refuse locally for a recovery interval
+                // rather than decide again at once.
+                engine.refuseLocally(scope: scope, position: position, until: now + configuration.recoveryInterval.nanoseconds)
+                return nil
+            }
+            let ledger = found.ledger
+            var request = found.request
+            if !cede {
+                request.cedeChannel = fleet.eventsChannel
+                request.cedeMessage = FleetEvent.cedeWanted(scope: scope, index: index).message(from: configuration.instanceID)
+            }
             let key = fleet.schema.key(.rateLimit, for: scope) + ":\(index)"
-            let size = engine.scopes[scope]!.guards[index].holder.nextGrantSize(
-                base: plan.grantSize,
-                maximum: plan.maximumGrantSize,
-                startSlot: startSlot,
-                under: ledger
-            )
             let task = Task {
                 do {
-                    let granted = try await ledger.requestGrant(
-                        size,
-                        key: key,
-                        startSlot: startSlot,
-                        via: fleet.client.labelled(.rateLimit)
-                    )
-                    self.engine.withLock { $0.installGrant(granted, scope: scope, position: position, startSlot: startSlot) }
+                    let grant = try await ledger.request(request, key: key, via: fleet.client.labelled(.rateLimit))
+                    self.engine.withLock {
+                        $0.installLease(
+                            grant, used: request.used, committedUntil: request.committedUntil, cede: cede,
+                            scope: scope, position: position, at: now
+                        )
+                    }
                 } catch {
-                    self.coordinationFailed(error, doing: "a grant for \(scope)")
-                    self.engine.withLock { $0.installGrant(nil, scope: scope, position: position, startSlot: startSlot) }
+                    self.coordinationFailed(error, doing: cede ? "a cede for \(scope)" : "a lease for \(scope)")
+                    self.engine.withLock {
+                        $0.installLease(nil, used: 0, committedUntil: now, cede: cede, scope: scope, position: position, at: now)
+                    }
                 }
             }
-            engine.scopes[scope]?.guards[index].pendingGrant = task
+            engine.scopes[scope]?.guards[index].pendingLease = task
             return task
         }
         await task?.value

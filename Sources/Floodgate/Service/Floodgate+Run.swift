@@ -6,8 +6,8 @@ import ServiceLifecycle
 /// of outcomes, and eviction of idle keys.
 extension Floodgate {
     /// Runs until graceful shutdown (or cancellation); then sends the Redis work outcomes left behind (releasing
-    /// concurrency leases of calls recorded up to then) and leaves the fleet (its share stays counted by the others
-    /// while its calls can still lie in a window).
+    /// concurrency leases of calls recorded up to then), hands its leases back, and leaves the fleet (its allowance
+    /// stays counted by the others while its calls can still lie in a window).
     public func run() async throws {
         let joinedAt = JoinRecord()
         await withDiscardingTaskGroup { outer in
@@ -26,6 +26,9 @@ extension Floodgate {
         }
         breakerEventHub.finish()
         if let fleet, let joined = joinedAt.value {
+            // Hand what this instance held over to the fleet: its entries keep only what it spent.
+            let handOver = engine.withLock { $0.handOverCandidates(at: clock.now().nanosecondsSince1970) }
+            for (scope, position) in handOver { await lease(scope: scope, position: position, cede: true, leaving: true) }
             let now = clock.now().nanosecondsSince1970
             _ = try? await fleet.heartbeat(joinedAt: joined, expiresAt: now, now: now, retention: retention, collect: false)
         }
@@ -182,10 +185,13 @@ extension Floodgate {
                     switch event {
                     case .breakerOpened(_, let until), .backoff(_, _, let until): keepFor = until - now
                     case .breakerClosed, .breakerForced: keepFor = 86_400_000_000_000
+                    case .cedeWanted: continue
                     }
                     let component: RedisComponent
                     if case .backoff = event { component = .backoff } else { component = .breaker }
                     try await fleet.publish(event, keepFor: max(1_000_000_000, keepFor), component: component)
+                case .cede(let scope, let position):
+                    await lease(scope: scope, position: position, cede: true)
                 case .releaseConcurrency(let scope, let position, let lease):
                     let index = engine.withLock { $0.index(of: position, in: scope) }
                     try await fleet.releaseConcurrencyLease(key: concurrencyKey(scope, index: index), lease: lease)

@@ -158,9 +158,11 @@ public final class Floodgate: Service, Sendable {
     /// One unit of a call: the whole decision, or (`limitsOnly`) the limits alone.
     private func acquireUnit(_ key: GuardKey, limitsOnly: Bool, deadline: WallInstant?) async throws -> FloodgatePermit {
         var preHeld: [Int: String] = [:]
+        var leaseRounds = 0
         while true {
             let now = clock.now().nanosecondsSince1970
-            let step = engine.withLock { $0.decide(key, at: now, preHeld: preHeld, limitsOnly: limitsOnly) }
+            let off = !redisSwitch.isOn
+            let step = engine.withLock { $0.decide(key, at: now, preHeld: preHeld, limitsOnly: limitsOnly, switchedOff: off) }
             switch step {
             case .allowed(let permit, let needsFleetProbe):
                 guard needsFleetProbe, let epoch = permit.probeEpoch else { return permit }
@@ -176,8 +178,20 @@ public final class Floodgate: Service, Sendable {
                 releasePoolLeases(preHeld, key: key)
                 preHeld = [:]
                 if let shadow = try await refuse(key, error, at: now, deadline: deadline) { return shadow }
-            case .needsGrant(let scope, let position, let startSlot):
-                await grant(scope: scope, position: position, startSlot: startSlot)
+            case .needsLease(let scope, let position):
+                // A lease answers at once: more than a few rounds for one call means the answer cannot serve it.
+                leaseRounds += 1
+                guard leaseRounds <= 3 else {
+                    let error = FloodgateError(
+                        .rateLimited,
+                        "\(key): no lease could be had",
+                        retryAt: WallInstant(nanosecondsSince1970: now + configuration.recoveryInterval.nanoseconds)
+                    )
+                    if let shadow = try await refuse(key, error, at: now, deadline: deadline) { return shadow }
+                    leaseRounds = 0
+                    continue
+                }
+                await lease(scope: scope, position: position)
             case .needsConcurrencyLease(let scope, let position):
                 if let lease = await concurrencyLease(scope: scope, position: position, at: now) {
                     preHeld[position] = lease
@@ -196,11 +210,12 @@ public final class Floodgate: Service, Sendable {
     }
 
     /// Decides a call on `key` now, without suspending: a permit when this instance holds capacity, a thrown
-    /// ``FloodgateError`` when the call is refused, and nil when the decision needs Redis (a pool grant, a concurrency
+    /// ``FloodgateError`` when the call is refused, and nil when the decision needs Redis (a lease, a concurrency
     /// lease, a fleet-wide half-open probe) — then use ``acquire(_:cost:waitingUpTo:)``. For hot paths outside async code.
     public func tryAcquire(_ key: GuardKey) throws -> FloodgatePermit? {
         let now = clock.now().nanosecondsSince1970
-        switch engine.withLock({ $0.decide(key, at: now, preHeld: [:]) }) {
+        let off = !redisSwitch.isOn
+        switch engine.withLock({ $0.decide(key, at: now, preHeld: [:], switchedOff: off) }) {
         case .allowed(let permit, let needsFleetProbe):
             guard needsFleetProbe else { return permit }
             record(permit, .cancelled)
@@ -208,7 +223,7 @@ public final class Floodgate: Service, Sendable {
         case .refused(let error):
             if let shadow = shadowPermit(key, refusedBy: error, at: now) { return shadow }
             throw error
-        case .needsGrant, .needsConcurrencyLease:
+        case .needsLease, .needsConcurrencyLease:
             return nil
         }
     }
@@ -223,7 +238,6 @@ public final class Floodgate: Service, Sendable {
             key: key,
             acquiredAt: WallInstant(nanosecondsSince1970: now),
             probeEpoch: nil,
-            leaseMask: 0,
             concurrency: [],
             breaker: breaker
         )
@@ -346,6 +360,14 @@ public final class Floodgate: Service, Sendable {
 
     /// Applies a fleet event and reports the breaker change it caused, if any.
     func applyFleetEvent(_ event: FleetEvent, at now: Int64) {
+        if case .cedeWanted(let scope, let index) = event {
+            let position = engine.withLock { engine -> Int? in
+                guard engine.shouldCede(scope: scope, index: index, at: now) else { return nil }
+                return index + (scope.operation == nil ? 0 : engine.scopes[scope.connection]?.guards.count ?? 0)
+            }
+            if let position { workSink.yield(.cede(scope: scope, position: position)) }
+            return
+        }
         if let change = engine.withLock({ $0.apply(event, at: now) }) {
             emitBreakerChange(change.integration, change.state, at: now)
         }

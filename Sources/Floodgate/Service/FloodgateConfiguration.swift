@@ -21,9 +21,12 @@ public struct FloodgateConfiguration: Sendable {
     /// This instance's place in the fleet, `0..<fleetSize`, for local-only shares (the first `limit % fleetSize`
     /// instances get one permit more, so shares add up to exactly the limit).
     public var instanceIndex: Int
-    /// The part of each limit handed out as per-instance shares in shared mode (spent with no Redis command); the
-    /// rest is a pool in Redis that instances borrow from when their share runs dry.
+    /// The part of each limit handed out as per-instance allowances in shared mode (spent with no Redis command).
+    /// The rest, and any allowance an instance does not use, goes by lease to the instances that need it.
     public var shareFraction: Double
+    /// What an instance spends beyond the leases it holds once it cannot show that its allowance still adds up
+    /// with the fleet's (its view of the membership is older than a heartbeat: Redis lost, or cut off).
+    public var fallback: Fallback
     /// The largest difference between any two instances' clocks that cannot cause an overshoot.
     public var maximumClockSkew: Duration
     /// How often each instance renews its membership and reads the fleet's.
@@ -57,6 +60,16 @@ public struct FloodgateConfiguration: Sendable {
         shadowIntegrations.contains("*") || shadowIntegrations.contains(integration)
     }
 
+    /// What an instance without a fresh view of the fleet spends beyond its leases.
+    public enum Fallback: String, Sendable, Hashable, CaseIterable {
+        /// Nothing: the fleet never exceeds a limit, whatever is cut off from Redis (default).
+        case exact
+        /// The local-only share, `⌊limit / fleetSize⌋`: available through any outage; a whole-fleet outage stays
+        /// within the limit while the fleet has at most `fleetSize` instances, and each instance cut off alone can
+        /// add up to its share per window.
+        case available
+    }
+
     public init(
         instanceID: String = "fg-" + String(UInt64.random(in: 0...UInt64.max), radix: 36),
         profiles: [String: ProviderProfile] = [:],
@@ -68,6 +81,7 @@ public struct FloodgateConfiguration: Sendable {
         fleetSize: Int = 1,
         instanceIndex: Int = 0,
         shareFraction: Double = 0.75,
+        fallback: Fallback = .exact,
         maximumClockSkew: Duration = .milliseconds(250),
         heartbeatInterval: Duration = .seconds(60),
         membershipTTL: Duration = .seconds(300),
@@ -89,6 +103,7 @@ public struct FloodgateConfiguration: Sendable {
         self.fleetSize = fleetSize
         self.instanceIndex = instanceIndex
         self.shareFraction = shareFraction
+        self.fallback = fallback
         self.maximumClockSkew = maximumClockSkew
         self.heartbeatInterval = heartbeatInterval
         self.membershipTTL = membershipTTL
@@ -102,7 +117,8 @@ public struct FloodgateConfiguration: Sendable {
     }
 
     /// Reads the deployment settings from a configuration source (environment variables by their upper-cased
-    /// names: `SUSPEND_REDIS`, `FLEET_SIZE`, `INSTANCE_INDEX`, `INSTANCE_ID`, `KEY_PREFIX`, `SHARE_FRACTION`); profiles
+    /// names: `SUSPEND_REDIS`, `FLEET_SIZE`, `INSTANCE_INDEX`, `INSTANCE_ID`, `KEY_PREFIX`, `SHARE_FRACTION`,
+    /// `FALLBACK`); profiles
     /// and breakers stay as given.
     public init(
         config: ConfigReader,
@@ -116,6 +132,7 @@ public struct FloodgateConfiguration: Sendable {
         instanceID = config.string(forKey: "instance.id", default: instanceID)
         keyPrefix = config.string(forKey: "key.prefix", default: keyPrefix)
         shareFraction = config.double(forKey: "share.fraction", default: shareFraction)
+        if let text = config.string(forKey: "fallback"), let value = Fallback(rawValue: text) { fallback = value }
     }
 
     /// The limits of calls on `key`.

@@ -10,8 +10,6 @@ public struct FloodgatePermit: Sendable {
 
     /// For a probe: the end of the open period it probes (the fleet counts probes per period).
     let probeEpoch: Int64?
-    /// Which window permits came from a pool lease (bit per policy position) rather than the instance's share.
-    let leaseMask: UInt64
     /// Concurrency permits held (empty unless the key has a concurrency limit).
     let concurrency: [ConcurrencyHold]
     /// The integration's breaker, which the outcome feeds.

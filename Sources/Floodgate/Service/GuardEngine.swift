@@ -71,14 +71,34 @@ struct GuardEngine: Sendable {
         var recheckAt: Int64 = .max
 
         var isIdle: Bool {
-            guards.allSatisfy { $0.share.inFlight == 0 && $0.pendingGrant == nil } && backoff.until == nil
+            guards.allSatisfy { $0.share.inFlight == 0 && $0.pendingLease == nil } && backoff.until == nil
         }
     }
 
     struct PolicyGuard: Sendable {
+        /// This instance's calls, limited by its allowance or its lease.
         var share: ShareCounter
-        var holder = LeaseHolder()
-        var pendingGrant: Task<Void, Never>?
+        /// The allowance membership gives (or the fallback's share), used whenever no lease is in force.
+        var allowance = 0
+        var lease = DemandLease()
+        /// When the counter's limit must be set again (the lease ends).
+        var limitUntil: Int64 = .max
+        var pendingLease: Task<Void, Never>?
+
+        /// Sets the counter's limit for `now` from the lease or the allowance.
+        mutating func applyLimit(at now: Int64, plan: PolicyPlan) {
+            let limit = lease.limit(allowance: allowance, at: now)
+            var next: Int? = nil
+            if plan.kind == .fixed, let ledger = plan.ledger {
+                let windowEnd = (now.floorDivided(by: plan.window) + 1) * plan.window
+                next = lease.nextLimit(allowance: allowance, windowEnd: windowEnd, ledger: ledger, at: now)
+                // The next window's limit is known only up to its start: look again then.
+                limitUntil = min(lease.limitChange(after: now), windowEnd)
+            } else {
+                limitUntil = lease.limitChange(after: now)
+            }
+            share.setLimit(limit, next: next)
+        }
     }
 
     /// One integration's breaker. A class so that scopes and permits reach it without a lookup; it is only ever
@@ -96,14 +116,16 @@ struct GuardEngine: Sendable {
     struct ShareContext {
         let healthy: Bool
         let epoch: Int
+        /// Switched off by the kill switch: decide on the local-only share.
+        let switchedOff: Bool
     }
 
     /// The answer to one step of a decision.
     enum Step: Sendable {
         case allowed(FloodgatePermit, needsFleetProbe: Bool)
         case refused(FloodgateError)
-        /// The pool must be asked for a grant for this policy, then the decision retried.
-        case needsGrant(scope: GuardKey, position: Int, startSlot: Int64)
+        /// The ledger must be asked for a lease for this policy, then the decision retried.
+        case needsLease(scope: GuardKey, position: Int)
         /// The pool must be asked for a concurrency lease for this policy, then the decision retried.
         case needsConcurrencyLease(scope: GuardKey, position: Int)
     }
@@ -123,6 +145,8 @@ struct GuardEngine: Sendable {
     var epoch = 0
     var generator: SeededGenerator
     var leaseCounter = 0
+    /// The kill switch is off: allowances fall back to the local-only share, nothing is asked of Redis.
+    var switchedOff = false
 
     init(settings: Settings) {
         self.settings = settings
@@ -134,11 +158,21 @@ struct GuardEngine: Sendable {
     /// Decides a call on `key` at `now`. `preHeld` are pool concurrency leases already taken for this call, by
     /// position (scope-major: the connection's policies first). With `limitsOnly` (the further units of a weighted
     /// call) only the limits are checked and taken: the back-off and the breaker admitted the call's first unit.
-    mutating func decide(_ key: GuardKey, at now: Int64, preHeld: [Int: String], limitsOnly: Bool = false) -> Step {
+    mutating func decide(
+        _ key: GuardKey,
+        at now: Int64,
+        preHeld: [Int: String],
+        limitsOnly: Bool = false,
+        switchedOff: Bool = false
+    ) -> Step {
+        if switchedOff != self.switchedOff {
+            self.switchedOff = switchedOff
+            if switchedOff { healthy = false }
+            epoch += 1
+        }
         let settings = self.settings
-        let context = ShareContext(healthy: healthy, epoch: epoch)
+        let context = ShareContext(healthy: healthy, epoch: epoch, switchedOff: switchedOff)
         let connection = key.connection
-        var mask: UInt64 = 0
         var holds: [ConcurrencyHold] = []
         var probe: Int64? = nil
         // One lookup for the tenant connection (its back-off, its breaker, its limits), one for the operation.
@@ -148,17 +182,17 @@ struct GuardEngine: Sendable {
         Self.refreshShares(&scopes.values[connectionIndex], at: now, settings: settings, context: context, view: view)
         var refusal = Self.admitConnection(
             &scopes.values[connectionIndex], key: key, at: now, settings: settings, context: context, preHeld: preHeld,
-            limitsOnly: limitsOnly, mask: &mask, holds: &holds, probe: &probe, breaker: &breaker, policyCount: &base
+            limitsOnly: limitsOnly, holds: &holds, probe: &probe, breaker: &breaker, policyCount: &base
         )
         if case .none = refusal, key.operation != nil {
             let operationIndex = scopeIndex(key, at: now)
             Self.refreshShares(&scopes.values[operationIndex], at: now, settings: settings, context: context, view: view)
             refusal = Self.take(
                 &scopes.values[operationIndex], key: key, base: base, at: now, settings: settings, context: context,
-                preHeld: preHeld, mask: &mask, holds: &holds
+                preHeld: preHeld, holds: &holds
             )
             if case .some = refusal, let index = scopes.index(forKey: connection) {
-                Self.undo(&scopes.values[index], base: 0, count: base, mask: mask, preHeld: preHeld, at: now)
+                Self.undo(&scopes.values[index], base: 0, count: base, preHeld: preHeld, at: now)
                 if probe != nil { breaker?.machine.cancelProbe() }
             }
         }
@@ -167,7 +201,6 @@ struct GuardEngine: Sendable {
             key: key,
             acquiredAt: WallInstant(nanosecondsSince1970: now),
             probeEpoch: probe,
-            leaseMask: mask,
             concurrency: holds,
             breaker: breaker
         )
@@ -191,7 +224,6 @@ struct GuardEngine: Sendable {
         context: ShareContext,
         preHeld: [Int: String],
         limitsOnly: Bool,
-        mask: inout UInt64,
         holds: inout [ConcurrencyHold],
         probe: inout Int64?,
         breaker breakerOut: inout BreakerBox?,
@@ -200,7 +232,7 @@ struct GuardEngine: Sendable {
         breakerOut = limitsOnly ? nil : scope.breaker
         policyCount = scope.guards.count
         if limitsOnly {
-            return take(&scope, key: key.connection, base: 0, at: now, settings: settings, context: context, preHeld: preHeld, mask: &mask, holds: &holds)
+            return take(&scope, key: key.connection, base: 0, at: now, settings: settings, context: context, preHeld: preHeld, holds: &holds)
         }
         if case .refused(let until) = scope.backoff.admit(at: now) {
             return .refused(
@@ -229,7 +261,7 @@ struct GuardEngine: Sendable {
         }
         let refusal = take(
             &scope, key: key.connection, base: 0, at: now, settings: settings, context: context, preHeld: preHeld,
-            mask: &mask, holds: &holds
+            holds: &holds
         )
         if case .some = refusal, probe != nil { scope.breaker?.machine.cancelProbe() }
         return refusal
@@ -265,10 +297,10 @@ struct GuardEngine: Sendable {
         settings: Settings,
         context: ShareContext,
         preHeld: [Int: String],
-        mask: inout UInt64,
         holds: inout [ConcurrencyHold]
     ) -> Step? {
         scope.lastUsed = now
+        let coordinated = !settings.localOnly && context.healthy && !context.switchedOff
         for index in scope.guards.indices {
             let position = base + index
             let plan = scope.template.plans[index]
@@ -276,13 +308,17 @@ struct GuardEngine: Sendable {
                 holds.append(ConcurrencyHold(scope: key, position: position, poolLease: lease))
                 continue
             }
+            if plan.ledger != nil, !settings.localOnly {
+                scope.guards[index].lease.offer(at: now, window: plan.window)
+                if now >= scope.guards[index].limitUntil { scope.guards[index].applyLimit(at: now, plan: plan) }
+            }
             let shareDecision = scope.guards[index].share.tryAcquire(at: now)
             if case .allowed = shareDecision {
                 if plan.kind == .concurrency { holds.append(ConcurrencyHold(scope: key, position: position, poolLease: nil)) }
                 continue
             }
             func refusal(_ retryAt: Int64?) -> Step {
-                undo(&scope, base: base, count: index, mask: mask, preHeld: preHeld, at: now)
+                undo(&scope, base: base, count: index, preHeld: preHeld, at: now)
                 return .refused(
                     FloodgateError(
                         .rateLimited,
@@ -293,43 +329,39 @@ struct GuardEngine: Sendable {
             }
             var shareRetry: Int64? = nil
             if case .refused(let retryAt) = shareDecision, retryAt != .max { shareRetry = retryAt }
-            guard !settings.localOnly, context.healthy, plan.poolLimit > 0 else {
+            guard coordinated, plan.kind != .concurrency || plan.poolLimit > 0 else {
                 return refusal(shareRetry ?? (plan.kind == .concurrency ? nil : now + plan.window))
             }
             if plan.kind == .concurrency {
-                undo(&scope, base: base, count: index, mask: mask, preHeld: preHeld, at: now)
+                undo(&scope, base: base, count: index, preHeld: preHeld, at: now)
                 return .needsConcurrencyLease(scope: key, position: position)
             }
-            guard let ledger = plan.ledger else { return refusal(shareRetry) }
-            switch scope.guards[index].holder.take(at: now, under: ledger) {
-            case .allowed:
-                mask |= 1 << UInt64(position)
-            case .refused(let retryAt):
-                return refusal(min(retryAt, shareRetry ?? .max))
-            case .needsGrant(let startSlot):
-                undo(&scope, base: base, count: index, mask: mask, preHeld: preHeld, at: now)
-                return .needsGrant(scope: key, position: position, startSlot: startSlot)
-            }
+            let lease = scope.guards[index].lease
+            if lease.isRefused(at: now) { return refusal(min(lease.refusedUntil, shareRetry ?? .max)) }
+            // Refused inside a fixed window's skew margin with room left: a lease would not help.
+            if let usage = scope.guards[index].share.usage(at: now), usage.used < usage.limit { return refusal(shareRetry) }
+            undo(&scope, base: base, count: index, preHeld: preHeld, at: now)
+            return .needsLease(scope: key, position: position)
         }
         return nil
     }
 
-    /// Gives back the permits of the first `count` policies of a scope, taken at `time`: window permits to the share
-    /// or the lease they came from, concurrency permits to the share (pool leases, `preHeld`, are the caller's).
-    static func undo(_ scope: inout Scope, base: Int, count: Int, mask: UInt64, preHeld: [Int: String], at time: Int64) {
+    /// Gives back the permits of the first `count` policies of a scope, taken at `time` (concurrency pool leases,
+    /// `preHeld`, are the caller's).
+    static func undo(_ scope: inout Scope, base: Int, count: Int, preHeld: [Int: String], at time: Int64) {
         for index in 0..<count {
             let position = base + index
-            if scope.template.plans[index].kind == .concurrency {
-                if preHeld[position] == nil { scope.guards[index].share.undo(at: time) }
-            } else if mask & (1 << UInt64(position)) != 0, let ledger = scope.template.plans[index].ledger {
-                scope.guards[index].holder.giveBack(at: time, under: ledger)
-            } else {
-                scope.guards[index].share.undo(at: time)
-            }
+            if scope.template.plans[index].kind == .concurrency, preHeld[position] != nil { continue }
+            scope.guards[index].share.undo(at: time)
         }
     }
 
-    /// Recomputes a scope's shares when the membership view changed or an eligibility moment passed.
+    /// Recomputes a scope's allowances when the membership view or health changed or an eligibility moment passed.
+    ///
+    /// A member spends an allowance only once past its joining wait and while its view is fresh (younger than a
+    /// heartbeat plus the window, less twice the skew): a member that joined since could not yet be eligible, so the
+    /// allowance still adds up with everyone else's. Otherwise the fallback decides: the local-only share when switched off or
+    /// configured `available`, nothing beyond held leases when `exact`.
     private static func refreshShares(
         _ scope: inout Scope,
         at now: Int64,
@@ -340,30 +372,39 @@ struct GuardEngine: Sendable {
         guard !settings.localOnly, scope.epoch != context.epoch || now >= scope.recheckAt else { return }
         scope.epoch = context.epoch
         scope.recheckAt = .max
+        let fallback: (Int) -> Int = { limit in
+            context.switchedOff || settings.configuration.fallback == .available ? settings.localShare(limit) : 0
+        }
         for index in scope.guards.indices {
             let plan = scope.template.plans[index]
-            let share: Int
-            if let view = copy view {
-                if view.mayUseShare(window: plan.window, skew: settings.skew, heartbeat: settings.heartbeat, at: now) {
-                    share = plan.shareTotal / view.count(window: plan.window, skew: settings.skew, at: now)
+            let allowance: Int
+            if context.switchedOff {
+                allowance = fallback(plan.limit)
+            } else if let view = copy view {
+                // A member that joined after the view was read is not eligible before a heartbeat, the skew and the
+                // window later: until then, the allowance computed from this view still adds up with everyone's.
+                let freshUntil = view.takenAt + settings.heartbeat + plan.window - 2 * settings.skew
+                if now >= freshUntil {
+                    allowance = fallback(plan.limit)
+                } else if view.mayUseShare(window: plan.window, skew: settings.skew, heartbeat: settings.heartbeat, at: now) {
+                    allowance = plan.allowanceTotal / view.count(window: plan.window, skew: settings.skew, at: now)
+                    scope.recheckAt = min(scope.recheckAt, freshUntil)
                     if now < view.floorUntil + plan.window {
                         scope.recheckAt = min(scope.recheckAt, view.floorUntil + plan.window)
                     }
                 } else {
-                    // Still joining. While Redis answers, the pool serves it; once Redis is lost the pool is out of
-                    // reach, so it falls back to the local-only share rather than refuse every call until it has
-                    // waited out the window (ARCHITECTURE.md: the bound this costs).
-                    share = context.healthy ? 0 : settings.localShare(plan.limit)
+                    // Still joining: leases serve it meanwhile.
+                    allowance = 0
+                    scope.recheckAt = min(scope.recheckAt, freshUntil)
                     if let joined = view.selfJoinedAt {
                         scope.recheckAt = min(scope.recheckAt, joined + settings.heartbeat + settings.skew + plan.window)
                     }
                 }
-            } else if !context.healthy {
-                share = settings.localShare(plan.limit)  // never reached Redis: the local-only share
             } else {
-                share = 0
+                allowance = fallback(plan.limit)  // never reached Redis
             }
-            scope.guards[index].share.setLimit(share)
+            scope.guards[index].allowance = allowance
+            scope.guards[index].applyLimit(at: now, plan: plan)
         }
     }
 
@@ -406,27 +447,117 @@ struct GuardEngine: Sendable {
                     scope.guards[index].share.undo(at: now)
                 }
             } else if giveBackWindows {
-                let time = permit.acquiredAt.nanosecondsSince1970
-                if permit.leaseMask & (1 << UInt64(position)) != 0, let ledger = plan.ledger {
-                    scope.guards[index].holder.giveBack(at: time, under: ledger)
-                } else {
-                    scope.guards[index].share.undo(at: time)
-                }
+                scope.guards[index].share.undo(at: permit.acquiredAt.nanosecondsSince1970)
             }
         }
     }
 
     // MARK: Coordination results
 
-    /// Installs a pool grant (nil: the request failed, nothing to install) and clears the pending request.
-    mutating func installGrant(_ granted: Int?, scope key: GuardKey, position: Int, startSlot: Int64) {
+    /// What a lease request for one policy needs to say, and the ledger to ask; nil when the scope is gone or a
+    /// request is already on its way (`pending` then holds it).
+    mutating func leaseRequest(
+        scope key: GuardKey,
+        position: Int,
+        holder: String,
+        at now: Int64,
+        cede: Bool,
+        leaving: Bool = false
+    ) -> (ledger: DemandLedger, request: DemandLedger.Request)? {
         let index = index(of: position, in: key)
-        guard var scope = scopes.removeValue(forKey: key) else { return }
-        if scope.guards.indices.contains(index) {
-            if let granted { scope.guards[index].holder.install(granted, startSlot: startSlot) }
-            scope.guards[index].pendingGrant = nil
+        guard let view, scopes[key] != nil, scopes[key]!.guards.indices.contains(index),
+            let ledger = scopes[key]!.template.plans[index].ledger, let joined = view.selfJoinedAt
+        else { return nil }
+        let plan = scopes[key]!.template.plans[index]
+        let used = scopes[key]!.guards[index].share.usage(at: now)?.used ?? 0
+        // A lease or cede never outlives this member's membership: a crashed member stops being counted after it.
+        let membershipEnd = view.takenAt + settings.configuration.membershipTTL.nanoseconds
+        // A lease is sized to a window (or a minute); under contention the commitment made with it lasts ten, so that
+        // the ledger can count a hot key's holders as spending no allowance while they renew. Neither outlives the
+        // membership.
+        var until = min(cede ? now : ledger.leaseEnd(at: now), membershipEnd)
+        let contended = cede || scopes[key]!.guards[index].lease.contended
+        var committed = min(contended ? ledger.cedeEnd(at: now) : until, membershipEnd)
+        // A member that leaves is counted for a window (and the skew) more: its commitment must not outlast that.
+        if leaving { committed = min(committed, now + plan.window + settings.skew) }
+        until = min(until, committed)
+        guard committed > now, until > now || cede else { return nil }
+        let want = cede ? 0 : scopes[key]!.guards[index].lease.want(used: used, limit: plan.limit)
+        let wait = settings.heartbeat + settings.skew + plan.window
+        let request = DemandLedger.Request(
+            holder: holder,
+            now: now,
+            until: until,
+            committedUntil: committed,
+            want: want,
+            used: used,
+            demand: scopes[key]!.guards[index].lease.demand,
+            joinedAt: joined,
+            eligibilityWait: wait,
+            eligibleMembers: view.eligibleCount(window: plan.window, skew: settings.skew, wait: wait, by: until + 2 * settings.skew)
+        )
+        scopes[key]!.guards[index].lease.begin(used: used, committedUntil: committed, at: now)
+        scopes[key]!.guards[index].applyLimit(at: now, plan: plan)
+        return (ledger, request)
+    }
+
+    /// The policies whose allowance or lease a leaving instance should hand over: those holding a lease, or refused
+    /// by the ledger, within the last window (keys that ran hot here).
+    func handOverCandidates(at now: Int64) -> [(scope: GuardKey, position: Int)] {
+        var found: [(scope: GuardKey, position: Int)] = []
+        for (key, scope) in scopes {
+            let base = key.operation == nil ? 0 : scopes[key.connection]?.guards.count ?? 0
+            for index in scope.guards.indices where scope.template.plans[index].ledger != nil {
+                let lease = scope.guards[index].lease
+                if let held = lease.lease, held.until + scope.template.plans[index].window > now { found.append((key, base + index)) }
+            }
         }
-        scopes[key] = scope
+        return found
+    }
+
+    /// Installs the ledger's answer for one policy (nil: the request failed) and clears the pending request.
+    mutating func installLease(
+        _ grant: DemandLedger.Grant?,
+        used: Int,
+        committedUntil: Int64,
+        cede: Bool,
+        scope key: GuardKey,
+        position: Int,
+        at now: Int64
+    ) {
+        let index = index(of: position, in: key)
+        guard scopes[key] != nil, scopes[key]!.guards.indices.contains(index) else { return }
+        if let grant {
+            if cede {
+                scopes[key]!.guards[index].lease.cede(used: used, committedUntil: committedUntil, at: now)
+            } else {
+                scopes[key]!.guards[index].lease.install(grant, used: used, committedUntil: committedUntil, at: now)
+            }
+            scopes[key]!.guards[index].applyLimit(at: now, plan: scopes[key]!.template.plans[index])
+        }
+        scopes[key]!.guards[index].pendingLease = nil
+    }
+
+    /// Refuses calls of one policy locally until `until` (no lease can be asked for now).
+    mutating func refuseLocally(scope key: GuardKey, position: Int, until: Int64) {
+        let index = index(of: position, in: key)
+        guard scopes[key] != nil, scopes[key]!.guards.indices.contains(index) else { return }
+        scopes[key]!.guards[index].lease.refuse(until: until)
+    }
+
+    /// Whether this instance should cede its allowance of a policy another instance found short: it holds no
+    /// lease and spends less than its allowance. Makes the scope when it is new here (it spent nothing).
+    mutating func shouldCede(scope key: GuardKey, index: Int, at now: Int64) -> Bool {
+        guard !settings.localOnly, healthy, !switchedOff else { return false }
+        if key.operation != nil, scopes[key.connection] == nil { scopes[key.connection] = makeScope(key.connection, at: now) }
+        if scopes[key] == nil { scopes[key] = makeScope(key, at: now) }
+        guard var scope = scopes[key], scope.guards.indices.contains(index) else { return false }
+        Self.refreshShares(&scope, at: now, settings: settings, context: ShareContext(healthy: healthy, epoch: epoch, switchedOff: switchedOff), view: view)
+        defer { scopes[key] = scope }
+        let guardState = scope.guards[index]
+        guard guardState.pendingLease == nil, !guardState.lease.isCommitted(at: now), guardState.allowance > 0 else { return false }
+        let used = guardState.share.usage(at: now)?.used ?? 0
+        return used < guardState.allowance / 2
     }
 
     /// The index within its scope of a policy position.
@@ -434,7 +565,7 @@ struct GuardEngine: Sendable {
         position - (key.operation == nil ? 0 : scopes[key.connection]?.guards.count ?? 0)
     }
 
-    /// Installs a membership view (or records that Redis is unreachable with `nil`).
+    /// Installs a membership view.
     mutating func install(view newView: MembershipView) {
         view = newView
         healthy = true
@@ -496,6 +627,8 @@ struct GuardEngine: Sendable {
             if scopes[key] == nil { scopes[key] = makeScope(key, at: now) }
             _ = scopes[key]!.backoff.throttle(until: until, jitterWindow: settings.jitter, using: &generator)
             return nil
+        case .cedeWanted:
+            return nil  // ``Floodgate`` decides and sends the cede
         }
     }
 

@@ -16,6 +16,7 @@ import Foundation
 /// | `redis.tls.ca` (`REDIS_TLS_CA`) | none: the system's trust roots | PEM file of the CA that signed the server (`rediss://` only) |
 /// | `suspend.redis` (`SUSPEND_REDIS`) | `false` | local-only mode even with a URL: zero commands |
 /// | `fleet.size`, `instance.index`, `instance.id`, `key.prefix`, `share.fraction` | see ``FloodgateConfiguration`` | the fleet |
+/// | `fallback` (`FALLBACK`) | `exact` | beyond held leases without a fresh view of the fleet: `exact` (nothing) or `available` (the local-only share) |
 /// | `floodgate.integrations` (`FLOODGATE_INTEGRATIONS`) | `slack,hubspot,salesforce` | integrations the API accepts |
 /// | `floodgate.limits.<integration>` | the built-in profile | policies (``PolicySpec``), replacing the profile |
 /// | `floodgate.budget` (`FLOODGATE_BUDGET`) | none | Redis commands allowed per day (``CommandBudget``) |
@@ -80,6 +81,9 @@ public struct SidecarConfiguration: Sendable {
         case "automatic": cacheInvalidation = .automatic
         case "publish": cacheInvalidation = .publish
         case let other: throw SidecarConfigurationError(key: "cache.invalidation", problem: "\(other.debugDescription) is not automatic or publish")
+        }
+        if let text = config.string(forKey: "fallback"), FloodgateConfiguration.Fallback(rawValue: text) == nil {
+            throw SidecarConfigurationError(key: "fallback", problem: "\(text.debugDescription) is not exact or available")
         }
         configureKeyspaceNotifications = config.bool(forKey: "cache.keyspace.configure", default: false)
         pricePer100k = config.double(forKey: "floodgate.price.per100k", default: pricePer100k)
