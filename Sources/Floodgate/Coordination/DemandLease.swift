@@ -93,6 +93,10 @@ struct DemandLease: Sendable {
         contended = grant.askedToCede || grant.short
     }
 
+    /// Notes that others need this policy's capacity too (a cede was asked): the next request asks for what the
+    /// demand needs.
+    mutating func markContended() { contended = true }
+
     /// Refuses locally until `until`.
     mutating func refuse(until: Int64) { refusedUntil = max(refusedUntil, until) }
 

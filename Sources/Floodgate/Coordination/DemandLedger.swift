@@ -42,9 +42,11 @@ public struct DemandLedger: Sendable, Hashable {
         self.skew = skew
     }
 
-    /// How long a lease asked for at `time` lasts: to the end of the window (fixed; at most a minute into a long
-    /// one), or a window (rolling; at most a minute), so a key that runs hot costs about one request per instance
-    /// per window.
+    /// How long a lease asked for at `time` lasts under contention: to the end of the window (fixed; at most a
+    /// minute into a long one), or a window (rolling; at most a minute), so that capacity moves to where the calls
+    /// are within a window and a key that runs hot costs about one request per instance per window. Without
+    /// contention a lease lasts as long as a commitment (``cedeEnd(at:)``): a key that merely outgrew its allowance
+    /// costs one request every ten windows.
     public func leaseEnd(at time: Int64) -> Int64 {
         let horizon: Int64 = 60_000_000_000
         switch kind {
@@ -226,8 +228,10 @@ public struct DemandLedger: Sendable, Hashable {
         if m > 0 then implicit = math.floor(S * math.max(0, m - covered) / m) end
         local room = L - others - implicit
         local grant = math.max(0, math.min(want, room))
-        if want > 0 and demands > L and grant > 0 then
-          grant = math.min(grant, math.max(used + 1, math.floor(L * math.max(1, demand) / demands)))
+        -- A fair part of the limit by demand (Doorman's proportional share): a holder asking for more than its part
+        -- would strand permits others will ask for.
+        if want > 0 and grant > 0 and demands > 0 then
+          grant = math.min(grant, math.max(used + 1, math.ceil(L * math.max(1, demand) / math.max(demands, 1))))
         end
         local contribution = math.max(used, grant)
         local cp, from = 0, T
@@ -242,7 +246,7 @@ public struct DemandLedger: Sendable, Hashable {
         redis.call('HSET', KEYS[1], me, contribution .. ':' .. cp .. ':' .. from .. ':' .. T .. ':' .. U .. ':' .. C .. ':' .. joined .. ':' .. demand)
         redis.call('PEXPIRE', KEYS[1], ARGV[16])
         local asked = 0
-        if want > 0 and grant < want and implicit > 0 and ARGV[17] ~= '' then
+        if want > 0 and room < want and implicit > 0 and ARGV[17] ~= '' then
           redis.call('PUBLISH', ARGV[17], ARGV[18])
           asked = 1
         end

@@ -4,8 +4,9 @@ enum FleetWork: Sendable {
     case publish(FleetEvent)
     /// Give a pool concurrency lease back.
     case releaseConcurrency(scope: GuardKey, position: Int, lease: String)
-    /// Cede this instance's allowance of a policy another instance found short.
-    case cede(scope: GuardKey, position: Int)
+    /// Cede this instance's allowance of a policy another instance found short (or, `shrink`, lease again for
+    /// what the demand needs, giving back the rest of a lease taken without contention).
+    case cede(scope: GuardKey, position: Int, shrink: Bool)
     /// Count a successful half-open probe of the open period ending at `epoch`.
     case probeSucceeded(integration: String, epoch: Int64)
 }

@@ -190,8 +190,8 @@ extension Floodgate {
                     let component: RedisComponent
                     if case .backoff = event { component = .backoff } else { component = .breaker }
                     try await fleet.publish(event, keepFor: max(1_000_000_000, keepFor), component: component)
-                case .cede(let scope, let position):
-                    await lease(scope: scope, position: position, cede: true)
+                case .cede(let scope, let position, let shrink):
+                    await lease(scope: scope, position: position, cede: !shrink)
                 case .releaseConcurrency(let scope, let position, let lease):
                     let index = engine.withLock { $0.index(of: position, in: scope) }
                     try await fleet.releaseConcurrencyLease(key: concurrencyKey(scope, index: index), lease: lease)

@@ -361,11 +361,11 @@ public final class Floodgate: Service, Sendable {
     /// Applies a fleet event and reports the breaker change it caused, if any.
     func applyFleetEvent(_ event: FleetEvent, at now: Int64) {
         if case .cedeWanted(let scope, let index) = event {
-            let position = engine.withLock { engine -> Int? in
-                guard engine.shouldCede(scope: scope, index: index, at: now) else { return nil }
-                return index + (scope.operation == nil ? 0 : engine.scopes[scope.connection]?.guards.count ?? 0)
+            let found = engine.withLock { engine -> (GuardEngine.CedeAnswer, Int)? in
+                guard let answer = engine.answerToCede(scope: scope, index: index, at: now) else { return nil }
+                return (answer, index + (scope.operation == nil ? 0 : engine.scopes[scope.connection]?.guards.count ?? 0))
             }
-            if let position { workSink.yield(.cede(scope: scope, position: position)) }
+            if let (answer, position) = found { workSink.yield(.cede(scope: scope, position: position, shrink: answer == .shrink)) }
             return
         }
         if let change = engine.withLock({ $0.apply(event, at: now) }) {

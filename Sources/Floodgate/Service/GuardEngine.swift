@@ -476,6 +476,9 @@ struct GuardEngine: Sendable {
         // the ledger can count a hot key's holders as spending no allowance while they renew. Neither outlives the
         // membership.
         var until = min(cede ? now : ledger.leaseEnd(at: now), membershipEnd)
+        // Under contention (and for a cede) the commitment lasts ten leases, so that the ledger counts this instance as
+        // spending no allowance while it renews, and while it is cut off; without contention the instance returns to
+        // its allowance when the lease ends.
         let contended = cede || scopes[key]!.guards[index].lease.contended
         var committed = min(contended ? ledger.cedeEnd(at: now) : until, membershipEnd)
         // A member that leaves is counted for a window (and the skew) more: its commitment must not outlast that.
@@ -545,19 +548,30 @@ struct GuardEngine: Sendable {
         scopes[key]!.guards[index].lease.refuse(until: until)
     }
 
-    /// Whether this instance should cede its allowance of a policy another instance found short: it holds no
-    /// lease and spends less than its allowance. Makes the scope when it is new here (it spent nothing).
-    mutating func shouldCede(scope key: GuardKey, index: Int, at now: Int64) -> Bool {
-        guard !settings.localOnly, healthy, !switchedOff else { return false }
+    /// What this instance should do when another found a policy's ledger short: cede its allowance (it holds no
+    /// lease and spends less than half its allowance), or lease again for what its demand needs (it holds a lease
+    /// taken without contention, larger than that). Makes the scope when it is new here (it spent nothing).
+    enum CedeAnswer { case cede, shrink }
+
+    mutating func answerToCede(scope key: GuardKey, index: Int, at now: Int64) -> CedeAnswer? {
+        guard !settings.localOnly, healthy, !switchedOff else { return nil }
         if key.operation != nil, scopes[key.connection] == nil { scopes[key.connection] = makeScope(key.connection, at: now) }
         if scopes[key] == nil { scopes[key] = makeScope(key, at: now) }
-        guard var scope = scopes[key], scope.guards.indices.contains(index) else { return false }
+        guard var scope = scopes[key], scope.guards.indices.contains(index) else { return nil }
         Self.refreshShares(&scope, at: now, settings: settings, context: ShareContext(healthy: healthy, epoch: epoch, switchedOff: switchedOff), view: view)
         defer { scopes[key] = scope }
-        let guardState = scope.guards[index]
-        guard guardState.pendingLease == nil, !guardState.lease.isCommitted(at: now), guardState.allowance > 0 else { return false }
+        var guardState = scope.guards[index]
+        guard guardState.pendingLease == nil else { return nil }
         let used = guardState.share.usage(at: now)?.used ?? 0
-        return used < guardState.allowance / 2
+        if guardState.lease.isCommitted(at: now) {
+            guard let held = guardState.lease.lease, held.until > now, !guardState.lease.contended else { return nil }
+            guardState.lease.markContended()
+            scope.guards[index] = guardState
+            let needed = guardState.lease.want(used: used, limit: scope.template.plans[index].limit)
+            return held.calls > needed ? .shrink : nil
+        }
+        guard guardState.allowance > 0 else { return nil }
+        return used < guardState.allowance / 2 ? .cede : nil
     }
 
     /// The index within its scope of a policy position.
