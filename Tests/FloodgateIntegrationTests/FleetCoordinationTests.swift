@@ -322,15 +322,14 @@ struct FleetCoordinationTests {
             fleet.clock.advance(by: .seconds(1))
             try await eventually("degraded") { a.floodgate.mode == .degraded }
             let before = a.client.accounting.snapshot()
-            // While its view of the fleet is fresh (a heartbeat plus twice the skew: 1.5 s), it keeps its allowance.
-            // Alone in a fleet sized 2: ⌊400 × 0.75 / 2⌋ × 2 = 300 divided by one member.
-            let fresh = await a.spend(100, on: key)
-            #expect(fresh == 100, "the allowance, while the view is fresh")
-            fleet.clock.advance(by: .seconds(2))
+            // While its view of the fleet is fresh (a heartbeat plus the window, less twice the skew: 60.5 s), it keeps
+            // its allowance. Alone in a fleet sized 2: ⌊400 × 0.75 / 2⌋ × 2 = 300 divided by one member.
+            let fresh = await a.spend(400, on: key)
+            #expect(fresh == 300, "the allowance, while the view is fresh")
+            fleet.clock.advance(by: .seconds(61))
             let allowed = await a.spend(400, on: key)
-            // Then the fallback: nothing more (`exact`), or the local-only share ⌊400 / 2⌋ = 200 (`available`),
-            // of which the window's 100 are spent.
-            #expect(allowed == (fallback == .exact ? 0 : 100), "\(fallback): \(allowed)")
+            // Then, in the next window, the fallback: nothing (`exact`), or the local-only share ⌊400 / 2⌋ = 200.
+            #expect(allowed == (fallback == .exact ? 0 : 200), "\(fallback): \(allowed)")
             #expect(a.client.accounting.snapshot().subtracting(before).total == 0, "no command is even attempted")
             try await fleet.server.restart()
             try await eventually("the client reconnects") { a.client.isConnected }

@@ -79,6 +79,16 @@ struct MembershipView: Sendable, Hashable {
         return counted
     }
 
+    /// The first moment after `time` at which a member of this view that is not yet past its joining wait (`wait`
+    /// after it joined) may become so; nil when none is waiting.
+    func nextEligibility(after time: Int64, window: Int64, skew: Int64, wait: Int64) -> Int64? {
+        members.compactMap { member -> Int64? in
+            let eligible = member.joinedAt &+ wait
+            let counted = member.expiresAt &+ window &+ skew >= takenAt || member.id == selfID
+            return counted && eligible > time ? eligible : nil
+        }.min()
+    }
+
     /// Whether this instance may use its share of a policy with window `window` at `now`.
     func mayUseShare(window: Int64, skew: Int64, heartbeat: Int64, at now: Int64) -> Bool {
         guard let joined = selfJoinedAt else { return false }

@@ -167,7 +167,13 @@ struct GuardEngine: Sendable {
     ) -> Step {
         if switchedOff != self.switchedOff {
             self.switchedOff = switchedOff
-            if switchedOff { healthy = false }
+            if switchedOff {
+                // The operator's choice: the local-only share, whatever was leased or committed.
+                healthy = false
+                for key in Array(scopes.keys) {
+                    for index in scopes[key]!.guards.indices { scopes[key]!.guards[index].lease = DemandLease() }
+                }
+            }
             epoch += 1
         }
         let settings = self.settings
@@ -393,8 +399,8 @@ struct GuardEngine: Sendable {
                         scope.recheckAt = min(scope.recheckAt, view.floorUntil + plan.window)
                     }
                 } else {
-                    // Still joining: leases serve it meanwhile.
-                    allowance = 0
+                    // Still joining: leases serve it meanwhile, and without Redis the fallback.
+                    allowance = context.healthy ? 0 : fallback(plan.limit)
                     scope.recheckAt = min(scope.recheckAt, freshUntil)
                     if let joined = view.selfJoinedAt {
                         scope.recheckAt = min(scope.recheckAt, joined + settings.heartbeat + settings.skew + plan.window)
@@ -484,9 +490,16 @@ struct GuardEngine: Sendable {
         // A member that leaves is counted for a window (and the skew) more: its commitment must not outlast that.
         if leaving { committed = min(committed, now + plan.window + settings.skew) }
         until = min(until, committed)
+        let wait = settings.heartbeat + settings.skew + plan.window
+        // A lease that ends before the next member becomes eligible counts one allowance fewer: after a cold start or
+        // while instances join, end it there (if that leaves a second) and lease again then.
+        if !cede, let next = view.nextEligibility(after: now, window: plan.window, skew: settings.skew, wait: wait),
+            next - 2 * settings.skew - now >= 1_000_000_000, next - 2 * settings.skew < until
+        {
+            until = next - 2 * settings.skew - 1_000_000
+        }
         guard committed > now, until > now || cede else { return nil }
         let want = cede ? 0 : scopes[key]!.guards[index].lease.want(used: used, limit: plan.limit)
-        let wait = settings.heartbeat + settings.skew + plan.window
         let request = DemandLedger.Request(
             holder: holder,
             now: now,
