@@ -45,6 +45,7 @@ struct SidecarConfigurationTests {
         (["FLOODGATE_PORT": "abc"], "floodgate.port"),
         (["FLOODGATE_PORT": "70000"], "floodgate.port"),
         (["SUSPEND_REDIS": "maybe"], "suspend.redis"),
+        (["FALLBACK": "sometimes"], "fallback"),
         (["FLEET_SIZE": "0"], "fleet.size"),
         (["FLEET_SIZE": "2", "INSTANCE_INDEX": "2"], "instance.index"),
         (["SHARE_FRACTION": "lots"], "share.fraction"),
