@@ -13,6 +13,9 @@ struct DemandLease: Sendable {
     /// demand needs, no more, and commit for longer so that the ledger can count this instance as spending no
     /// allowance while it renews.
     private(set) var contended = false
+    /// When this instance last asked the fleet to cede: it asks at most once a lease period, so a shortage nobody
+    /// can relieve (allowances of members that just left) costs one ask, not one every retry.
+    private(set) var askedToCedeAt: Int64 = .min
     /// After the ledger granted less than wanted: refuse locally until this time.
     private(set) var refusedUntil: Int64 = .min
     /// Calls offered (allowed or refused) in the current and the previous demand period.
@@ -91,7 +94,11 @@ struct DemandLease: Sendable {
         self.committedUntil = max(self.committedUntil, committedUntil)
         refusedUntil = grant.calls > used ? .min : grant.retryAt
         contended = grant.askedToCede || grant.short
+        if grant.askedToCede { askedToCedeAt = now }
     }
+
+    /// Whether a request made at `now` may ask the fleet to cede (not within `period` of the last ask).
+    func mayAskToCede(at now: Int64, period: Int64) -> Bool { now >= askedToCedeAt &+ period }
 
     /// Notes that others need this policy's capacity too (a cede was asked): the next request asks for what the
     /// demand needs.

@@ -29,7 +29,7 @@ extension Floodgate {
             }
             let ledger = found.ledger
             var request = found.request
-            if !cede {
+            if !cede, engine.mayAskToCede(scope: scope, position: position, at: now) {
                 request.cedeChannel = fleet.eventsChannel
                 request.cedeMessage = FleetEvent.cedeWanted(scope: scope, index: index).message(from: configuration.instanceID)
             }

@@ -517,15 +517,17 @@ struct GuardEngine: Sendable {
         return (ledger, request)
     }
 
-    /// The policies whose allowance or lease a leaving instance should hand over: those holding a lease, or refused
-    /// by the ledger, within the last window (keys that ran hot here).
+    /// The policies whose entries a leaving instance should rewrite: those with a lease within the last window or a
+    /// commitment in force (its entry must neither outlast the window in which the others still count it, nor keep
+    /// what it no longer spends).
     func handOverCandidates(at now: Int64) -> [(scope: GuardKey, position: Int)] {
         var found: [(scope: GuardKey, position: Int)] = []
         for (key, scope) in scopes {
             let base = key.operation == nil ? 0 : scopes[key.connection]?.guards.count ?? 0
             for index in scope.guards.indices where scope.template.plans[index].ledger != nil {
                 let lease = scope.guards[index].lease
-                if let held = lease.lease, held.until + scope.template.plans[index].window > now { found.append((key, base + index)) }
+                let recent = (lease.lease?.until ?? .min) &+ scope.template.plans[index].window > now
+                if recent || lease.isCommitted(at: now) { found.append((key, base + index)) }
             }
         }
         return found
@@ -552,6 +554,15 @@ struct GuardEngine: Sendable {
             scopes[key]!.guards[index].applyLimit(at: now, plan: scopes[key]!.template.plans[index])
         }
         scopes[key]!.guards[index].pendingLease = nil
+    }
+
+    /// Whether a lease request for one policy may ask the fleet to cede (at most once a second: cedes land within
+    /// milliseconds, and a shortage nobody can relieve, such as allowances of members that just left, must not cost
+    /// an ask every 50 ms retry).
+    func mayAskToCede(scope key: GuardKey, position: Int, at now: Int64) -> Bool {
+        let index = index(of: position, in: key)
+        guard let scope = scopes[key], scope.guards.indices.contains(index) else { return false }
+        return scope.guards[index].lease.mayAskToCede(at: now, period: 1_000_000_000)
     }
 
     /// Refuses calls of one policy locally until `until` (no lease can be asked for now).
