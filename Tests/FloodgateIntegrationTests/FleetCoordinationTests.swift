@@ -30,7 +30,7 @@ struct FleetCoordinationTests {
         instance.client.accounting.snapshot().count(component: component)
     }
 
-    /// One kind of limit, on a key whose traffic fits the shares the instances hold.
+    /// One kind of limit, on a key whose traffic fits the allowances the instances hold.
     struct HeldKind: Sendable, CustomTestStringConvertible {
         var name: String
         var profile: ProviderProfile
@@ -60,7 +60,7 @@ struct FleetCoordinationTests {
         ]
     }
 
-    /// 1,000 decisions on held shares send nothing at all: not one command from any component of either instance
+    /// 1,000 decisions on held allowances send nothing at all: not one command from any component of either instance
     /// (guards, budget, cache), and nothing in the server's `INFO commandstats` but the observer's own `INFO`.
     @Test(arguments: HeldKind.all)
     func decisionsOnHeldSharesSendNoRedisCommand(_ kind: HeldKind) async throws {
@@ -69,7 +69,7 @@ struct FleetCoordinationTests {
             let budget = CommandBudget.Configuration(perDay: 1_000_000)
             let a = try await fleet.addInstance(configuration, budget: budget)
             let b = try await fleet.addInstance(configuration, budget: budget)
-            // Both become eligible for their shares: heartbeat + skew + window (a lease's timeout) after joining.
+            // Both become eligible for their allowances: heartbeat + skew + window (a lease's timeout) after joining.
             try await fleet.advance(by: kind.window + .seconds(2), step: .seconds(1), instances: [a, b])
             try await fleet.settle(instances: [a, b])
             let keys = try (0..<50).map { try GuardKey(integration: "api", tenant: "tenant-\($0)", operation: kind.operation) }
@@ -258,7 +258,7 @@ struct FleetCoordinationTests {
         }
     }
 
-    /// Weighted calls across the fleet: each unit is one permit of the shares or the pool, so batches from two
+    /// Weighted calls across the fleet: each unit is one permit of an allowance or a lease, so batches from two
     /// instances never add up past the limit, and a refused batch takes nothing.
     @Test func weightedCallsFromTwoInstancesNeverOvershootTheFleetsLimit() async throws {
         try await withFleet { fleet in
@@ -287,8 +287,8 @@ struct FleetCoordinationTests {
         try await withFleet { fleet in
             let profile = ProviderProfile.generic([.fixedWindow(limit: 100, window: .seconds(60))])
             let a = try await fleet.addInstance(Self.configuration(["api": profile], fleetSize: 1))
-            // Past its joining wait, so that it holds a share (a joiner switched off decides on the local-only
-            // share, the bound ARCHITECTURE.md gives for an instance that loses Redis before it holds one).
+            // Past its joining wait, so that it holds an allowance (switched off, it decides on the local-only share,
+            // the bound ARCHITECTURE.md gives for the kill switch).
             try await fleet.advance(by: .seconds(62), step: .seconds(1), instances: [a])
             let key = try GuardKey(integration: "api", tenant: "t")
             #expect(await a.spend(30, on: key) == 30)
@@ -443,10 +443,9 @@ struct FleetCoordinationTests {
         }
     }
 
-    @Test func aJoinerLivingOnThePoolOfAHugeLimitIsNotStarvedByUnspentGrants() async throws {
-        // A million calls a minute per tenant: the pool alone (250,000) is far more than 1,000 tenants making a few
-        // calls a second need. Grants sized to the pool (125,000 each) once used it up in three lease periods with
-        // permits nobody spent; grants sized to demand do not.
+    @Test func aJoinerLivingOnLeasesOfAHugeLimitIsNotStarvedByUnspentOnes() async throws {
+        // A million calls a minute per tenant: far more than 1,000 tenants making a few calls a second need. Grants sized
+        // to the limit once used it up in three lease periods with permits nobody spent; leases sized to demand do not.
         try await withFleet { fleet in
             let profile = ProviderProfile.generic([.rollingWindow(limit: 1_000_000, window: .seconds(60))])
             let a = try await fleet.addInstance(Self.configuration(["bench": profile], fleetSize: 1))
@@ -460,7 +459,7 @@ struct FleetCoordinationTests {
                         refused += 1
                     }
                 }
-                // Still a joiner (no share before heartbeat + skew + window): every permit comes from the pool.
+                // Still a joiner (no allowance before heartbeat + skew + window): every permit comes from a lease.
                 try await fleet.advance(by: .seconds(1), step: .seconds(1), instances: [a])
             }
             #expect(refused == 0)
@@ -501,8 +500,8 @@ struct FleetCoordinationTests {
             let key = try GuardKey(integration: "api", tenant: "t")
             try await refusal.inject(fleet.observer)
             let allowed = await a.spend(400, on: key)
-            // The share (300 of 400, alone in a fleet sized 2) is spent locally; the pool's grants fail and switch
-            // the instance to degraded mode, where it does not ask again.
+            // The allowance (300 of 400, alone in a fleet sized 2) is spent locally; the lease fails and switches the
+            // instance to degraded mode, where it does not ask again.
             #expect(allowed == 300)
             #expect(a.floodgate.mode == .degraded)
             try await refusal.heal(fleet.observer)
