@@ -140,3 +140,87 @@ struct DemandLeaseFleetTests {
         }
     }
 }
+
+/// Many callers at once on one key: 3 instances × 50 tasks, for every kind of limit, on a real Redis.
+@Suite("Concurrent callers on one key", .serialized, .timeLimit(.minutes(3)))
+struct ConcurrentCallersTests {
+    enum Kind: String, CaseIterable, Sendable {
+        case fixed, rolling, bucket, concurrency
+
+        var policy: RateLimitPolicy {
+            switch self {
+            case .fixed: .fixedWindow(limit: 90, window: .seconds(60))
+            case .rolling: .rollingWindow(limit: 90, window: .seconds(60))
+            case .bucket: .tokenBucket(rate: 1, period: .seconds(1), burst: 90)
+            case .concurrency: .concurrency(limit: 12, leaseTimeout: .seconds(60))
+            }
+        }
+    }
+
+    @Test(arguments: Kind.allCases)
+    func threeInstancesOfFiftyTasksNeverExceedTheLimit(kind: Kind) async throws {
+        try await withFleet { fleet in
+            let profile = ProviderProfile.generic([kind.policy])
+            var instances: [FleetHarness.Instance] = []
+            for _ in 0..<3 {
+                instances.append(try await fleet.addInstance(DemandLeaseFleetTests.configuration(profile, fleetSize: 3)))
+            }
+            // Half the instances' lives past the joining wait, so allowances, leases and cedes all take part.
+            try await fleet.advance(by: .seconds(62), step: .seconds(1), instances: instances)
+            let key = try GuardKey(integration: "api", tenant: "crowd")
+            let held = HeldCount()
+            let allowed = await withTaskGroup(of: Int.self) { group in
+                for instance in instances {
+                    for _ in 0..<50 {
+                        group.addTask {
+                            var mine = 0
+                            for _ in 0..<3 {
+                                guard let permit = try? await instance.floodgate.acquire(key) else { continue }
+                                mine += 1
+                                if kind == .concurrency {
+                                    held.enter()
+                                    await Task.yield()
+                                    held.leave()
+                                    instance.floodgate.record(permit, .success)
+                                } else {
+                                    instance.floodgate.record(permit, .success)
+                                }
+                            }
+                            return mine
+                        }
+                    }
+                }
+                return await group.reduce(0, +)
+            }
+            print("concurrent callers, \(kind): \(allowed) allowed, at most \(held.maximum) in flight")
+            if kind == .concurrency {
+                #expect(held.maximum <= 12, "at most 12 in flight fleet-wide: \(held.maximum)")
+                #expect(allowed > 12, "permits are given back and taken again: \(allowed)")
+            } else {
+                // 450 attempts in one instant of virtual time: the window (or the bucket's burst) admits 90.
+                #expect(allowed <= 90, "\(kind): \(allowed) allowed of 90")
+                #expect(allowed >= 81, "\(kind): the fleet uses at least 90% of the limit: \(allowed)")
+            }
+        }
+    }
+}
+
+/// The most calls in flight at once, across tasks.
+final class HeldCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current = 0
+    private(set) var maximum = 0
+
+    func enter() {
+        lock.lock()
+        current += 1
+        maximum = max(maximum, current)
+        lock.unlock()
+    }
+
+    func leave() {
+        lock.lock()
+        current -= 1
+        lock.unlock()
+    }
+}
