@@ -16,7 +16,9 @@ struct DemandLeaseFleetTests {
             profiles: ["api": profile],
             fleetSize: fleetSize,
             heartbeatInterval: .seconds(1),
-            membershipTTL: .seconds(3),
+            // Long against the heartbeat, as in production (60 s and 300 s): a lease or commitment never outlives a
+            // membership, and with 3 s every entry would end within 3 s of the holder's last heartbeat.
+            membershipTTL: .seconds(30),
             randomSeed: 3
         )
     }

@@ -93,6 +93,12 @@ struct DemandLease: Sendable {
         lease = (max(grant.calls, used), grant.until)
         self.committedUntil = max(self.committedUntil, committedUntil)
         refusedUntil = grant.calls > used ? .min : grant.retryAt
+        // A cede asked for a moment ago may still be landing: look again in 50 ms during the 200 ms after the ask,
+        // then when another ask is allowed (a shortage nobody relieves costs a request a second, not twenty).
+        if grant.calls <= used, grant.cedeWouldHelp, !grant.askedToCede {
+            let soon = now &- askedToCedeAt < 200_000_000 ? now + 50_000_000 : askedToCedeAt &+ 1_000_000_000
+            refusedUntil = min(refusedUntil, max(now + 50_000_000, soon))
+        }
         contended = grant.askedToCede || grant.short
         if grant.askedToCede { askedToCedeAt = now }
     }

@@ -99,8 +99,11 @@ public struct DemandLedger: Sendable, Hashable {
         /// When the holder joined the fleet, and how long a member waits before it has an allowance.
         public var joinedAt: Int64
         public var eligibilityWait: Int64
-        /// Members of the holder's view that may be eligible for an allowance before the lease ends.
-        public var eligibleMembers: Int
+        /// Members of the holder's view that may be eligible for an allowance before the lease ends (only these
+        /// can count as committed: a member the holder does not count might not be counted by the spenders either).
+        public var eligibleMembers: [String]
+        /// The holder is leaving: it spends nothing after this entry (what it spent is the entry's contribution).
+        public var leaving = false
         /// The channel to ask the fleet to cede on (nil: never ask), and the message.
         public var cedeChannel: String?
         public var cedeMessage: String
@@ -115,7 +118,7 @@ public struct DemandLedger: Sendable, Hashable {
             demand: Int,
             joinedAt: Int64,
             eligibilityWait: Int64,
-            eligibleMembers: Int,
+            eligibleMembers: [String],
             cedeChannel: String? = nil,
             cedeMessage: String = ""
         ) {
@@ -145,6 +148,8 @@ public struct DemandLedger: Sendable, Hashable {
         public var askedToCede: Bool
         /// Whether less was granted than wanted.
         public var short: Bool
+        /// Whether allowances that may lie unused stood in the way (a cede could relieve it).
+        public var cedeWouldHelp = false
     }
 
     /// Asks for `request.want` calls per window until `request.until` (or, with `want` 0, cedes the allowance).
@@ -155,28 +160,31 @@ public struct DemandLedger: Sendable, Hashable {
             keys: [key],
             arguments: [
                 request.holder, ms(request.now), ms(request.until), ms(window), ms(skew + 999_999), ms(request.committedUntil),
-                String(limit), String(allowanceTotal), String(request.eligibleMembers), ms(request.eligibilityWait),
+                String(limit), String(allowanceTotal), String(request.eligibleMembers.count), ms(request.eligibilityWait),
                 String(request.want), String(request.used), String(request.demand), ms(request.joinedAt),
                 kind == .fixed ? "1" : "0", ms(4 * window + 4 * skew + 600_000_000_000),
-                request.cedeChannel ?? "", request.cedeMessage,
-            ]
+                request.cedeChannel ?? "", request.cedeMessage, request.leaving ? "1" : "0",
+            ] + request.eligibleMembers
         )
         let parts = try reply.elements()
-        guard parts.count == 3 else { throw RedisClientError(.unexpectedReply, "lease script returned \(parts.count) values") }
+        guard parts.count == 4 else { throw RedisClientError(.unexpectedReply, "lease script returned \(parts.count) values") }
         return Grant(
             calls: try parts[0].int(),
             until: request.until,
             retryAt: Int64(try parts[1].int()) * 1_000_000,
             askedToCede: try parts[2].int() == 1,
-            short: try parts[0].int() < request.want
+            short: try parts[0].int() < request.want,
+            cedeWouldHelp: try parts[3].int() == 1
         )
     }
 
-    /// KEYS[1] ledger hash: field = holder, value = `c:cp:from:since:leaseEnd:committedUntil:joined:demand` (times in
-    /// ms): the holder spends at most `c` in any window its lease reaches, makes no call after `leaseEnd`, and spends
-    /// no allowance from `from` to `committedUntil`; `cp` is what its earlier leases may still add near `since`.
+    /// KEYS[1] ledger hash: field = holder, value = `c:cp:from:since:leaseEnd:committedUntil:joined:demand:left`
+    /// (times in ms): the holder spends at most `c` in any window its lease reaches, makes no call after `leaseEnd`,
+    /// and spends no allowance from `from` to `committedUntil`; `cp` is what its earlier leases may still add near
+    /// `since`; `left` (1) says it left the fleet after writing it.
     /// ARGV: holder, now, lease end, window, skew, committed until, limit, allowance total, eligible members,
-    /// eligibility wait, want, used, demand, joined, fixed (1/0), key TTL, cede channel ("" none), cede message.
+    /// eligibility wait, want, used, demand, joined, fixed (1/0), key TTL, cede channel ("" none), cede message,
+    /// leaving (1/0), then the eligible members' ids.
     /// Returns {calls granted, retry at (ms), asked to cede (1/0)}.
     static let script = RedisScript(
         """
@@ -194,16 +202,18 @@ public struct DemandLedger: Sendable, Hashable {
           if c <= 0 then return 0 end
           return math.floor(c * 4 * d / W) + 1
         end
+        local counted = {}
+        for i = 20, #ARGV do counted[ARGV[i]] = true end
         local raw = redis.call('HGETALL', KEYS[1])
-        local others, covered, demands, retry = 0, 0, demand, nil
+        local others, covered, gone, demands, retry = 0, 0, 0, demand, nil
         local old = nil
         for i = 1, #raw, 2 do
           local f = {}
           for x in string.gmatch(raw[i + 1], '[^:]+') do f[#f + 1] = tonumber(x) end
           if raw[i] == me then
             old = f
-          elseif #f == 8 then
-            local c, cp, from, since, leaseEnd, til, jn, dm = f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]
+          elseif #f == 9 then
+            local c, cp, from, since, leaseEnd, til, jn, dm, left = f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]
             local share = 0
             if reaches(leaseEnd) then
               share = c
@@ -220,12 +230,17 @@ public struct DemandLedger: Sendable, Hashable {
             if leaseEnd + W > T then demands = demands + dm end
             local through = U + 2 * d
             if fixed then through = U end
-            if til >= through and from <= T + 2 * d and jn + wait <= T - 2 * d then covered = covered + 1 end
+            if counted[raw[i]] and til >= through and from <= T + 2 * d and jn + wait <= T - 2 * d then
+              covered = covered + 1
+            elseif counted[raw[i]] and left == 1 then
+              -- Left the fleet: it spends nothing more (what it spent is its contribution), though it is counted.
+              gone = gone + 1
+            end
           end
         end
-        if joined + wait <= T - 2 * d then covered = covered + 1 end
+        if counted[me] and joined + wait <= T - 2 * d then covered = covered + 1 end
         local implicit = 0
-        if m > 0 then implicit = math.floor(S * math.max(0, m - covered) / m) end
+        if m - gone > 0 then implicit = math.floor(S * math.max(0, m - covered - gone) / (m - gone)) end
         local room = L - others - implicit
         local grant = math.max(0, math.min(want, room))
         -- A fair part of the limit by demand (Doorman's proportional share): a holder asking for more than its part
@@ -235,7 +250,7 @@ public struct DemandLedger: Sendable, Hashable {
         end
         local contribution = math.max(used, grant)
         local cp, from = 0, T
-        if old and #old == 8 then
+        if old and #old == 9 then
           local oc, ocp, ofrom, osince, oend, otil = old[1], old[2], old[3], old[4], old[5], old[6]
           if not fixed and reaches(oend) then
             cp = oc
@@ -243,10 +258,11 @@ public struct DemandLedger: Sendable, Hashable {
           end
           if otil + 2 * d >= T then from = ofrom end
         end
-        redis.call('HSET', KEYS[1], me, contribution .. ':' .. cp .. ':' .. from .. ':' .. T .. ':' .. U .. ':' .. C .. ':' .. joined .. ':' .. demand)
+        redis.call('HSET', KEYS[1], me, contribution .. ':' .. cp .. ':' .. from .. ':' .. T .. ':' .. U .. ':' .. C .. ':' .. joined .. ':' .. demand .. ':' .. ARGV[19])
         redis.call('PEXPIRE', KEYS[1], ARGV[16])
         local asked = 0
-        if want > 0 and room < want and implicit > 0 and ARGV[17] ~= '' then
+        local cedeWouldHelp = want > 0 and room < want and implicit > 0
+        if cedeWouldHelp and ARGV[17] ~= '' then
           redis.call('PUBLISH', ARGV[17], ARGV[18])
           asked = 1
         end
@@ -257,7 +273,9 @@ public struct DemandLedger: Sendable, Hashable {
         elseif retry == nil then
           retry = T + math.max(100, math.floor(W / 10))
         end
-        return {grant, math.max(retry, T + 1), asked}
+        local helps = 0
+        if cedeWouldHelp then helps = 1 end
+        return {grant, math.max(retry, T + 1), asked, helps}
         """
     )
 }

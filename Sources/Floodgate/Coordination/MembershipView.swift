@@ -66,17 +66,17 @@ struct MembershipView: Sendable, Hashable {
     }
 
     /// The members counted for a policy with window `window` that may be past their joining wait (`wait` after they
-    /// joined) by `time`: an upper bound on those that can spend an allowance until then. A member this view does not
+    /// joined) by `time`: a superset of those that can spend an allowance until then. A member this view does not
     /// know joined after it was taken, so it cannot be eligible before a heartbeat plus the window from now.
-    func eligibleCount(window: Int64, skew: Int64, wait: Int64, by time: Int64) -> Int {
-        var counted = members.reduce(0) { count, member in
-            let isCounted = member.expiresAt &+ window &+ skew >= takenAt || member.id == selfID
-            return count + (isCounted && member.joinedAt &+ wait <= time ? 1 : 0)
+    func eligibleMembers(window: Int64, skew: Int64, wait: Int64, by time: Int64) -> [String] {
+        var found = Set<String>()
+        for member in members where member.expiresAt &+ window &+ skew >= takenAt || member.id == selfID {
+            if member.joinedAt &+ wait <= time { found.insert(member.id) }
         }
         if time < floorUntil + window {
-            counted = max(counted, floor.reduce(0) { $0 + ($1.joinedAt &+ wait <= time ? 1 : 0) })
+            for member in floor where member.joinedAt &+ wait <= time { found.insert(member.id) }
         }
-        return counted
+        return found.sorted()
     }
 
     /// The first moment after `time` at which a member of this view that is not yet past its joining wait (`wait`

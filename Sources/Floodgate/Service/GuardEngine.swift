@@ -487,7 +487,8 @@ struct GuardEngine: Sendable {
         // its allowance when the lease ends.
         let contended = cede || scopes[key]!.guards[index].lease.contended
         var committed = min(contended ? ledger.cedeEnd(at: now) : until, membershipEnd)
-        // A member that leaves is counted for a window (and the skew) more: its commitment must not outlast that.
+        // A member that leaves is counted for a window (and the skew) more: its commitment must not outlast that
+        // (after it, the ledger knows it left and spends nothing more).
         if leaving { committed = min(committed, now + plan.window + settings.skew) }
         until = min(until, committed)
         let wait = settings.heartbeat + settings.skew + plan.window
@@ -500,7 +501,7 @@ struct GuardEngine: Sendable {
         }
         guard committed > now, until > now || cede else { return nil }
         let want = cede ? 0 : scopes[key]!.guards[index].lease.want(used: used, limit: plan.limit)
-        let request = DemandLedger.Request(
+        var request = DemandLedger.Request(
             holder: holder,
             now: now,
             until: until,
@@ -510,8 +511,9 @@ struct GuardEngine: Sendable {
             demand: scopes[key]!.guards[index].lease.demand,
             joinedAt: joined,
             eligibilityWait: wait,
-            eligibleMembers: view.eligibleCount(window: plan.window, skew: settings.skew, wait: wait, by: until + 2 * settings.skew)
+            eligibleMembers: view.eligibleMembers(window: plan.window, skew: settings.skew, wait: wait, by: until + 2 * settings.skew)
         )
+        request.leaving = leaving
         scopes[key]!.guards[index].lease.begin(used: used, committedUntil: committed, at: now)
         scopes[key]!.guards[index].applyLimit(at: now, plan: plan)
         return (ledger, request)
