@@ -139,7 +139,11 @@ public final class RedisClient: Service, RedisCommandSending {
             case fail(RedisClientError)
         }
         let next: Next = state.withLock { state in
-            if let connection = state.connection, state.phase != .shutDown { return .use(connection) }
+            if let connection = state.connection, state.phase != .shutDown {
+                // A connection whose channel just went inactive is down, even before its close is handled.
+                if connection.isActive { return .use(connection) }
+                return .fail(RedisClientError(.connectionUnavailable, "not connected to Redis: connection to Redis lost"))
+            }
             switch state.phase {
             case .shutDown:
                 return .fail(RedisClientError(.clientShutdown, "the Redis client has shut down"))
