@@ -1,12 +1,12 @@
 /// What the keys in memory have spent of what this instance holds, for dashboards.
 extension Floodgate {
-    /// One policy of one key: what this instance has spent in the current window of the share it holds.
+    /// One policy of one key: what this instance has spent in the current window of what it holds (allowance or lease).
     public struct KeyUsage: Sendable, Hashable {
         public var key: GuardKey
         /// The policy, as configured (`fixed:50/60s`, …).
         public var policy: String
         public var used: Int
-        /// This instance's share of the policy's limit (the whole limit in local-only mode for a fleet of one).
+        /// What this instance holds of the policy's limit: its allowance or lease (its fixed share in local-only mode).
         public var share: Int
     }
 

@@ -124,8 +124,8 @@ public final class Floodgate: Service, Sendable {
     /// Gets permission for one call on `key`, counting as `cost` calls against every limit (a batch, or a composite
     /// request the provider counts as several; the breaker and the back-off see one call).
     ///
-    /// Decides locally while this instance holds capacity; otherwise borrows from the fleet's pool (one script call,
-    /// shared by concurrent callers). With `waitingUpTo`, a refusal whose retry time falls within the wait is waited
+    /// Decides locally while this instance holds capacity (its allowance or a lease); otherwise leases from the
+    /// fleet's ledger, sized to its demand (one script call, shared by concurrent callers). With `waitingUpTo`, a refusal whose retry time falls within the wait is waited
     /// out on the clock; without, refusals throw at once. A weighted call takes all of its units or none.
     ///
     /// - Throws: ``FloodgateError`` `.rateLimited`, `.breakerOpen` or `.providerBackoff`, with the retry time;

@@ -106,7 +106,7 @@ enum DashboardPage {
           const decisions = Object.entries(f.decisions).sort();
           document.getElementById("decisions").replaceChildren(row(["decisions on this instance", ...reasons]),
             ...(decisions.length ? decisions.map(([integration, counts]) => row([integration, ...reasons.map(r => String(counts[r] || 0))])) : [row(["none yet"])]));
-          document.getElementById("nearest").replaceChildren(row(["keys nearest the share this instance holds (calls on pool grants not counted)", "policy", "used", "share"]),
+          document.getElementById("nearest").replaceChildren(row(["keys nearest what this instance holds (calls on pool grants not counted)", "policy", "used", "share"]),
             ...(f.nearest.length ? f.nearest.map(n => row([n.key, n.policy, String(n.used), String(n.share)])) : [row(["no share spent yet"])]));
           const breakers = document.getElementById("breakers");
           breakers.replaceChildren(row(["integration", "state", "until"]), ...data.breakers.map(b => row([b.integration, b.state, when(b.openUntil)], b.state)));

@@ -81,7 +81,7 @@ struct ObservabilityRoutes: Sendable {
             var members: Int
             /// This instance's decisions since start: integration → `allowed` or the refusal → calls.
             var decisions: [String: [String: Int]]
-            /// The keys nearest the share this instance holds of their limits, most spent first.
+            /// The keys nearest what this instance holds of their limits (allowance or lease), most spent first.
             var nearest: [Nearest]
         }
         struct Nearest: Codable, Sendable {
