@@ -23,9 +23,6 @@ struct DemandLease: Sendable {
     private var offeredBefore = 0
     private var period: Int64 = .min
 
-    /// Whether a lease is in force at `now`.
-    func holdsLease(at now: Int64) -> Bool { (lease?.until ?? .min) > now }
-
     /// Whether the allowance is given up at `now` (a lease or a cede in force).
     func isCommitted(at now: Int64) -> Bool { committedUntil > now }
 

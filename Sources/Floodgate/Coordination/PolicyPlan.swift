@@ -44,14 +44,13 @@ struct PolicyPlan: Sendable, Hashable {
         }
         let perInstance = Int((Double(limit) * shareFraction / Double(fleetSize)).rounded(.down))
         allowanceTotal = min(limit, perInstance * fleetSize)
-        switch kind {
-        case .concurrency:
-            ledger = nil
-        case .fixed:
-            ledger = DemandLedger(kind: .fixed, limit: limit, allowanceTotal: allowanceTotal, window: window, skew: skew.nanoseconds)
-        case .rolling:
-            ledger = DemandLedger(kind: .rolling, limit: limit, allowanceTotal: allowanceTotal, window: window, skew: skew.nanoseconds)
-        }
+        ledger = kind == .concurrency ? nil : DemandLedger(
+            kind: kind == .fixed ? .fixed : .rolling,
+            limit: limit,
+            allowanceTotal: allowanceTotal,
+            window: window,
+            skew: skew.nanoseconds
+        )
     }
 
     /// The counter of this instance's calls. In local-only mode `localShare` gives the instance's fixed share of a
