@@ -33,7 +33,7 @@ struct SidecarAPITests {
     /// still refuse, and shadowed calls take no capacity from them.
     @Test func shadowModeNeverRefusesButCountsWhatItWouldHaveRefused() async throws {
         let sidecar = try await makeSidecar([
-            "FLOODGATE_INTEGRATIONS": "slack,acme,beta", "FLOODGATE_LIMITS_ACME": "fixed:2/60s", "FLOODGATE_LIMITS_BETA": "fixed:2/60s",
+            "FLOODGATE_INTEGRATIONS": "slack,acme,beta", "FLOODGATE_LIMITS_ACME": "fixed:2/86400s", "FLOODGATE_LIMITS_BETA": "fixed:2/86400s",
             "FLOODGATE_SHADOW": "acme",
         ])
         try await sidecar.makeApplication().test(.router) { client in
@@ -227,7 +227,7 @@ struct SidecarAPITests {
     /// The dashboard's fleet panel on the embedded default: this instance's decisions by integration and reason, and
     /// no Redis rate (there is no Redis) but the configured price.
     @Test func theDashboardCountsDecisionsByIntegrationAndReason() async throws {
-        let sidecar = try await makeSidecar(["FLOODGATE_INTEGRATIONS": "acme", "FLOODGATE_LIMITS_ACME": "fixed:2/60s", "FLOODGATE_PRICE_PER100K": "0.5"])
+        let sidecar = try await makeSidecar(["FLOODGATE_INTEGRATIONS": "acme", "FLOODGATE_LIMITS_ACME": "fixed:2/86400s", "FLOODGATE_PRICE_PER100K": "0.5"])
         try await sidecar.makeApplication().test(.router) { client in
             for _ in 0..<5 { _ = try await client.send(.post, "/v1/acquire", #"{"integration":"acme","tenant":"t"}"#) }
             let fleet = try #require(try await client.send(.get, "/api/dashboard").object["fleet"] as? [String: Any])
