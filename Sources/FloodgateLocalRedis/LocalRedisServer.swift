@@ -18,10 +18,13 @@ public final class LocalRedisServer: Sendable {
         public var arguments: [String]
         /// Serve TLS only (plain port off) with these PEM files.
         public var tls: TLSFiles?
+        /// Pick a port whose cluster bus port (the port + 10,000) is free too, for a cluster node.
+        public var clusterBus: Bool
 
-        public init(arguments: [String] = [], tls: TLSFiles? = nil) {
+        public init(arguments: [String] = [], tls: TLSFiles? = nil, clusterBus: Bool = false) {
             self.arguments = arguments
             self.tls = tls
+            self.clusterBus = clusterBus
         }
     }
 
@@ -82,7 +85,9 @@ public final class LocalRedisServer: Sendable {
         var lastError: (any Error)?
         // A port found free can be taken by someone else before the server binds it: try a few.
         for _ in 0..<5 {
-            let server = try LocalRedisServer(executable: executable, port: try freeLoopbackPort(), options: options)
+            var port = try freeLoopbackPort()
+            while options.clusterBus && (port > 55_535 || canConnect(port: port + 10_000)) { port = try freeLoopbackPort() }
+            let server = try LocalRedisServer(executable: executable, port: port, options: options)
             do {
                 try await server.launch()
                 return server

@@ -16,7 +16,9 @@ extension ResponseCache {
             // Switched off: not even the stream's set-up commands until it is on.
             do { try await self.redisSwitch.waitUntilOn() } catch { return }
             if self.configuration.invalidation == .automatic {
-                if await self.keyspaceNotificationsAreOn(client) {
+                // A cluster node notifies only its own subscribers of its own keys: tracking (on every primary's
+                // connection) or publishing instead.
+                if await self.keyspaceNotificationsAreOn(client), !client.isCluster {
                     await self.listen(client, to: .keyspace)
                     return
                 }
@@ -160,13 +162,16 @@ extension ResponseCache {
                 continue
             }
             do {
-                var cursor = "0"
-                repeat {
-                    let (next, keys) = try await redis.labelled(.cache).scan(cursor: cursor, match: Self.globEscaped(redisKeyPrefix) + "*", count: 1_000)
-                    let now = clock.now().nanosecondsSince1970
-                    state.withLock { $0.directory.scanFound(keys.lazy.map { String($0.dropFirst(self.redisKeyPrefix.count)) }, epoch: epoch, at: now) }
-                    cursor = next
-                } while cursor != "0"
+                // Each primary of a cluster scans its own keys.
+                for node in redis.primaryNodes() {
+                    var cursor = "0"
+                    repeat {
+                        let (next, keys) = try await node.labelled(.cache).scan(cursor: cursor, match: Self.globEscaped(redisKeyPrefix) + "*", count: 1_000)
+                        let now = clock.now().nanosecondsSince1970
+                        state.withLock { $0.directory.scanFound(keys.lazy.map { String($0.dropFirst(self.redisKeyPrefix.count)) }, epoch: epoch, at: now) }
+                        cursor = next
+                    } while cursor != "0"
+                }
                 let now = clock.now().nanosecondsSince1970
                 state.withLock { $0.directory.scanFinished(epoch: epoch, at: now) }
                 return

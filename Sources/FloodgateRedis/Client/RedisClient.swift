@@ -39,6 +39,8 @@ public final class RedisClient: Service, RedisCommandSending {
     let pubSub: RedisPubSubHub
     let tracking: RedisTrackingHub
     let dedicated: RedisDedicatedPool
+    /// Cluster mode's routing, idle until a handshake says the server is a cluster node.
+    let cluster: RedisClusterRouter
     private let pause: ReconnectPause
     private let state = Mutex(State())
 
@@ -71,13 +73,25 @@ public final class RedisClient: Service, RedisCommandSending {
         self.pubSub = RedisPubSubHub(eventLoop: eventLoop, logger: logger)
         self.tracking = RedisTrackingHub(logger: logger)
         self.dedicated = RedisDedicatedPool(limit: configuration.dedicatedConnectionLimit)
+        self.cluster = RedisClusterRouter(
+            configuration: configuration,
+            eventLoop: eventLoop,
+            accounting: accounting,
+            sslContext: sslContext,
+            tracking: tracking,
+            logger: logger
+        )
         self.pause = ReconnectPause(eventLoop: eventLoop)
     }
 
     // MARK: Sending
 
     public func send(_ command: RedisCommand, component: RedisComponent) async throws -> RESPValue {
-        try await sharedConnection().send(command, component: component, timeout: nil)
+        if cluster.isActive { return try await cluster.send(command, component: component) }
+        let connection = try await sharedConnection()
+        // Cluster mode can be learnt while waiting for the first connection.
+        if cluster.isActive { return try await cluster.send(command, component: component) }
+        return try await connection.send(command, component: component, timeout: nil)
     }
 
     /// Sends commands back to back on the shared connection (one write, nothing interleaved) and returns each
@@ -86,19 +100,26 @@ public final class RedisClient: Service, RedisCommandSending {
         _ commands: [RedisCommand],
         component: RedisComponent = .unlabelled
     ) async throws -> [Result<RESPValue, RedisClientError>] {
-        let replies = try await sharedConnection().sendBatch(commands, component: component)
+        if cluster.isActive { return try await cluster.pipeline(commands, component: component) }
+        let connection = try await sharedConnection()
+        if cluster.isActive { return try await cluster.pipeline(commands, component: component) }
+        let replies = try await connection.sendBatch(commands, component: component)
         return replies.map { reply in Result { () throws(RedisClientError) in try reply.throwingServerError() } }
     }
 
     /// Runs commands atomically in `MULTI`/`EXEC`, written back to back on the shared connection so no other
     /// caller's command can land inside the transaction. Returns each command's outcome.
     ///
-    /// For optimistic locking with `WATCH`, use ``withDedicatedConnection(_:)``.
+    /// On a cluster every key must be in one slot (else `.crossSlot`, before anything is sent).
+    /// For optimistic locking with `WATCH`, use ``withDedicatedConnection(forKey:_:)``.
     public func transaction(
         _ commands: [RedisCommand],
         component: RedisComponent = .unlabelled
     ) async throws -> [Result<RESPValue, RedisClientError>] {
-        let replies = try await sharedConnection().sendBatch(
+        if cluster.isActive { return try await cluster.transaction(commands, component: component) }
+        let connection = try await sharedConnection()
+        if cluster.isActive { return try await cluster.transaction(commands, component: component) }
+        let replies = try await connection.sendBatch(
             [RedisCommand("MULTI")] + commands + [RedisCommand("EXEC")],
             component: component
         )
@@ -109,10 +130,13 @@ public final class RedisClient: Service, RedisCommandSending {
     }
 
     /// Leases a dedicated connection from a small bounded pool, for blocking commands and `WATCH` transactions.
+    /// On a cluster it is a connection to the primary serving `key` (any primary without one).
     public func withDedicatedConnection<Result: Sendable>(
+        forKey key: String? = nil,
         _ body: (RedisConnection) async throws -> Result
     ) async throws -> Result {
-        try await dedicated.withConnection(
+        if cluster.isActive { return try await cluster.withDedicatedConnection(forKey: key, body) }
+        return try await dedicated.withConnection(
             open: {
                 try await RedisConnection.connect(
                     configuration: self.configuration,
@@ -190,6 +214,7 @@ public final class RedisClient: Service, RedisCommandSending {
                 await withDiscardingTaskGroup { group in
                     group.addTask { await self.maintainSharedConnection() }
                     group.addTask { await self.pubSub.run(client: self) }
+                    group.addTask { await self.cluster.maintainTopology() }
                 }
             } onCancel: {
                 self.shutdown()
@@ -198,6 +223,7 @@ public final class RedisClient: Service, RedisCommandSending {
             self.shutdown()
         }
         await dedicated.closeAll()
+        await cluster.closeDedicatedConnections()
         logger.debug("Redis client stopped")
     }
 
@@ -214,6 +240,7 @@ public final class RedisClient: Service, RedisCommandSending {
         let error = RedisClientError(.clientShutdown, "the Redis client has shut down")
         for waiter in waiters { waiter.fail(error) }
         pause.cancel()
+        cluster.shutdown()
         pubSub.shutdown()
         tracking.finish()
         let drainTime = TimeAmount(configuration.commandTimeout ?? .seconds(2))
@@ -223,17 +250,19 @@ public final class RedisClient: Service, RedisCommandSending {
     private func maintainSharedConnection() async {
         var attempt = 0
         var generator = SystemRandomNumberGenerator()
+        var target = 0
         while !isShutDown {
             do {
-                let connection = try await RedisConnection.connect(
-                    configuration: configuration,
-                    eventLoop: eventLoop,
-                    accounting: accounting,
-                    sslContext: sslContext,
-                    logger: logger
-                )
+                let connection = try await openConnection(target: target)
+                target += 1
                 let tracking = self.tracking
                 try await connection.setPushHandler(subscriberMode: false) { push in tracking.handlePush(push) }
+                do {
+                    try await adoptClusterIfNeeded(connection)
+                } catch {
+                    await connection.close()
+                    throw error
+                }
                 guard install(connection) else {
                     await connection.close()
                     return
@@ -242,6 +271,7 @@ public final class RedisClient: Service, RedisCommandSending {
                 attempt = 0
                 await tracking.connectionEstablished(connection)
                 try? await connection.closeFuture.get()
+                cluster.controlLost(connection)
                 state.withLock { state in
                     if state.connection === connection {
                         state.connection = nil
@@ -252,6 +282,7 @@ public final class RedisClient: Service, RedisCommandSending {
                 if !isShutDown { logger.warning("connection to Redis lost; reconnecting") }
             } catch {
                 if isShutDown { return }
+                target += 1
                 let error = error as? RedisClientError ?? RedisClientError(.connectFailed, "\(error)")
                 let waiters = state.withLock { state in
                     state.lastError = error
@@ -274,6 +305,37 @@ public final class RedisClient: Service, RedisCommandSending {
                 await pause.sleep(for: configuration.reconnectBackoff.delay(attempt: attempt, using: &generator))
             }
         }
+    }
+
+    /// Opens a connection to the server of the URL or, once the client knows it talks to a cluster, to its
+    /// `target`th node in turn (the URL's, the seeds, then every node of the last topology).
+    func openConnection(target: Int) async throws -> RedisConnection {
+        var node = configuration
+        if cluster.isActive {
+            let address = cluster.reconnectTarget(attempt: target)
+            node.host = address.host
+            node.port = address.port
+        }
+        return try await RedisConnection.connect(
+            configuration: node,
+            eventLoop: eventLoop,
+            accounting: accounting,
+            sslContext: sslContext,
+            logger: logger
+        )
+    }
+
+    /// Enters (or stays in) cluster mode when the configuration and the server's handshake say so.
+    private func adoptClusterIfNeeded(_ connection: RedisConnection) async throws {
+        switch configuration.cluster {
+        case .disabled:
+            return
+        case .automatic:
+            guard connection.isClusterNode || cluster.isActive else { return }
+        case .enabled:
+            break
+        }
+        try await cluster.adopt(connection)
     }
 
     private func install(_ connection: RedisConnection) -> Bool {

@@ -35,6 +35,21 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     public var dedicatedConnectionLimit: Int
     /// Bounds on what the reply decoder accepts.
     public var decoderLimits: RESPDecoder.Limits
+    /// Whether to use Redis Cluster: `.automatic` follows what the server says in its `HELLO` reply.
+    public var cluster: ClusterMode
+    /// More cluster nodes to try, after `host:port`, when the client's own connection must be (re)made: the first
+    /// start then works while the URL's node is down. Once connected, every node the cluster names is tried too.
+    public var seeds: [RedisNodeAddress]
+
+    /// Whether the client routes commands across a Redis Cluster.
+    public enum ClusterMode: String, Sendable, Hashable, CaseIterable {
+        /// Cluster mode when the server's `HELLO` reply says `mode: cluster` (RESP3 servers, Redis 6 and later).
+        case automatic = "auto"
+        /// Cluster mode always: for RESP2-only servers; a node that is not in a cluster fails the connection.
+        case enabled = "on"
+        /// One server; a cluster node then answers `MOVED` for keys it does not serve.
+        case disabled = "off"
+    }
 
     /// Exponential back-off with full jitter: attempt *n* waits a random time up to `min(maximum, initial × 2ⁿ)`,
     /// but at least half of it, so a fleet does not reconnect in lockstep.
@@ -88,7 +103,9 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
         connectTimeout: Duration = .seconds(2),
         reconnectBackoff: Backoff = Backoff(),
         dedicatedConnectionLimit: Int = 4,
-        decoderLimits: RESPDecoder.Limits = .init()
+        decoderLimits: RESPDecoder.Limits = .init(),
+        cluster: ClusterMode = .automatic,
+        seeds: [RedisNodeAddress] = []
     ) {
         self.host = host
         self.port = port
@@ -103,9 +120,14 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
         self.reconnectBackoff = reconnectBackoff
         self.dedicatedConnectionLimit = dedicatedConnectionLimit
         self.decoderLimits = decoderLimits
+        self.cluster = cluster
+        self.seeds = seeds
     }
 
     /// Reads `redis://[user[:password]@]host[:port][/db]` or `rediss://...` (TLS, verifying the server).
+    ///
+    /// Options: `timeout=<seconds>` (command timeout), `name=<client name>`, `cluster=auto|on|off` (see
+    /// ``ClusterMode``) and `seed=<host:port>`, repeatable (more cluster nodes to start from).
     ///
     /// Throws ``RedisClientError`` with code `.invalidConfiguration` naming what is wrong; the message never
     /// contains the password.
@@ -148,6 +170,16 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
                 commandTimeout = .milliseconds(Int64(value * 1000))
             case "name":
                 clientName = item.value
+            case "cluster":
+                guard let mode = item.value.flatMap(ClusterMode.init(rawValue:)) else {
+                    throw RedisClientError(.invalidConfiguration, "cluster must be auto, on or off (was '\(item.value ?? "")')")
+                }
+                cluster = mode
+            case "seed":
+                guard let seed = item.value.flatMap({ RedisNodeAddress($0, defaultHost: "") }), !seed.host.isEmpty else {
+                    throw RedisClientError(.invalidConfiguration, "seed must be host:port (was '\(item.value ?? "")')")
+                }
+                seeds.append(seed)
             default:
                 throw RedisClientError(.invalidConfiguration, "unknown Redis URL option '\(item.name)'")
             }

@@ -120,6 +120,8 @@ extension RedisConnection {
                 }
             } else {
                 resp3 = true
+                let mode = (try? reply.withoutAttributes.pairs())?.first { $0.key.string == "mode" }?.value.string
+                setClusterNode(mode == "cluster")
             }
         }
         if !resp3 {

@@ -28,6 +28,7 @@ public final class RedisConnection: Sendable {
     private let handler: NIOLoopBound<RedisChannelHandler>
     private let outbox = Mutex(Outbox())
     private let negotiatedProtocol = Atomic<Int>(2)
+    private let clusterNode = Atomic<Bool>(false)
     private let nextRequestID = Atomic<UInt64>(0)
     let commandTimeout: Duration?
     let logger: Logger
@@ -43,6 +44,14 @@ public final class RedisConnection: Sendable {
     public var protocolVersion: Int { negotiatedProtocol.load(ordering: .relaxed) }
 
     func setProtocolVersion(_ version: Int) { negotiatedProtocol.store(version, ordering: .relaxed) }
+
+    /// Whether the server said in its `HELLO` reply that it runs in cluster mode (false after a RESP2 handshake).
+    public var isClusterNode: Bool { clusterNode.load(ordering: .relaxed) }
+
+    func setClusterNode(_ value: Bool) { clusterNode.store(value, ordering: .relaxed) }
+
+    /// The IP address of the server's end, when known.
+    public var remoteHost: String? { channel.remoteAddress?.ipAddress }
 
     /// Whether the connection is open.
     public var isActive: Bool { channel.isActive }

@@ -7,7 +7,8 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         fileprivate enum Base: Hashable, Sendable {
             case connectionClosed, connectionUnavailable, connectFailed, timeout, cancelled, server, protocolError,
-                tls, authentication, unexpectedReply, clientShutdown, invalidConfiguration, unsupported
+                tls, authentication, unexpectedReply, clientShutdown, invalidConfiguration, unsupported, crossSlot,
+                clusterRedirects
         }
         fileprivate let base: Base
 
@@ -37,6 +38,11 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
         public static let invalidConfiguration = Code(base: .invalidConfiguration)
         /// The server does not support what was asked (for example `CLIENT TRACKING`).
         public static let unsupported = Code(base: .unsupported)
+        /// A multi-key command, pipeline transaction or script names keys in more than one cluster slot; nothing
+        /// was sent. Keep such keys in one slot with a hash tag (`{tenant}`).
+        public static let crossSlot = Code(base: .crossSlot)
+        /// A cluster kept redirecting the command (`MOVED`/`ASK`) past the client's bound.
+        public static let clusterRedirects = Code(base: .clusterRedirects)
 
         public var description: String { String(describing: base) }
     }

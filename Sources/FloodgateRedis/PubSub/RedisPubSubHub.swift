@@ -186,13 +186,8 @@ final class RedisPubSubHub: Sendable {
         var generator = SystemRandomNumberGenerator()
         while await waitForDemand() {
             do {
-                let connection = try await RedisConnection.connect(
-                    configuration: client.configuration,
-                    eventLoop: eventLoop,
-                    accounting: client.accounting,
-                    sslContext: client.sslContext,
-                    logger: logger
-                )
+                // On a cluster any node will do: a PUBLISH reaches every node's subscribers.
+                let connection = try await client.openConnection(target: attempt)
                 try await connection.setPushHandler(subscriberMode: connection.protocolVersion == 2) { [weak self] push in
                     self?.handlePush(push.withoutAttributes.asPush)
                 }
