@@ -149,8 +149,12 @@ public enum Simulation {
             while clients.contains(where: { !$0.0.isConnected }), ContinuousClock.now < connectBy {
                 try await Task.sleep(for: .milliseconds(2))
             }
-            _ = try await observer.send(RedisCommand("FLUSHALL"))
-            try await observer.configResetStat()
+            // A partition cuts one address with a proxy; a cluster client would reach the other nodes around it.
+            if observer.isCluster || clients.contains(where: \.0.isCluster), !proxies.isEmpty {
+                throw FloodgateError(.invalidConfiguration, "the partition scenario needs a single Redis: on a cluster the cut-off instance would reach the other nodes around its proxy")
+            }
+            try await observer.sendToEveryPrimary(RedisCommand("FLUSHALL"))
+            try await observer.sendToEveryPrimary(RedisCommand("CONFIG RESETSTAT"))
             var instances = try clients.indices.map { try makeInstance($0, client: clients[$0]) }
             var everyInstance = instances
             var log = Log(faults: FaultWatch(workload: workload))
@@ -163,7 +167,7 @@ public enum Simulation {
             /// (from the instances' accounting), recorded at each simulated minute.
             func sampleMinutes(until minute: Int) async throws {
                 while perMinute.count < minute {
-                    var stats = try await observer.commandStats()
+                    var stats = try await observer.commandStatsOfEveryPrimary()
                     stats["info"] = nil
                     stats["config|resetstat"] = nil
                     let total = stats.values.reduce(0, +)
@@ -246,7 +250,7 @@ public enum Simulation {
                 if index % 500 == 0 { progress?(name, Int(call.time / 60_000_000_000), index) }
             }
             try await sampleMinutes(until: workload.minutes)
-            var stats = try await observer.commandStats()
+            var stats = try await observer.commandStatsOfEveryPrimary()
             stats["info"] = nil
             stats["config|resetstat"] = nil
             var byComponent: [String: Int] = [:]

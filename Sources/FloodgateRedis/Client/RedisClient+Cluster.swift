@@ -13,6 +13,24 @@ extension RedisClient {
         guard cluster.isActive else { return [RedisNodeSender(client: self, address: nil)] }
         return cluster.primaries.map { RedisNodeSender(client: self, address: $0) }
     }
+
+    /// Sends `command` to every primary (or the one server) in turn and returns each reply.
+    @discardableResult
+    public func sendToEveryPrimary(_ command: RedisCommand, component: RedisComponent = .unlabelled) async throws -> [RESPValue] {
+        var replies: [RESPValue] = []
+        for node in primaryNodes() { replies.append(try await node.send(command, component: component)) }
+        return replies
+    }
+
+    /// `INFO commandstats` summed over every primary (the one server's on a single server): what every client
+    /// of the data sent, replicas' replays of their primary's writes left out.
+    public func commandStatsOfEveryPrimary() async throws -> [String: Int] {
+        var total: [String: Int] = [:]
+        for node in primaryNodes() {
+            for (command, calls) in try await node.commandStats() { total[command, default: 0] += calls }
+        }
+        return total
+    }
 }
 
 /// Sends commands to one server behind a ``RedisClient``: a cluster primary, or the single server.

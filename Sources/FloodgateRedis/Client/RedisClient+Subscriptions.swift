@@ -15,12 +15,17 @@ extension RedisClient {
     }
 
     /// Turns on server-assisted client-side caching for keys read through this client (again after every
-    /// reconnect). Returns the resulting status: a server that refuses `CLIENT TRACKING` gives `.unavailable`
+    /// reconnect; on a cluster, on every primary's connection). Returns the resulting status: a server that refuses `CLIENT TRACKING` gives `.unavailable`
     /// instead of an error.
     @discardableResult
     public func enableTracking(_ mode: RedisTrackingMode = .default()) async -> RedisTrackingStatus {
         let connection = try? await sharedConnection()
-        return await tracking.enable(mode, on: connection)
+        let status = await tracking.enable(mode, on: connection)
+        // On a cluster each primary tracks its own keys: turn it on on every primary's connection too.
+        for primary in cluster.connectedPrimaries() where primary !== connection {
+            await tracking.connectionEstablished(primary)
+        }
+        return status
     }
 
     /// Whether tracking is on, pending, off, or unavailable on this server.

@@ -267,6 +267,16 @@ final class RedisClusterRouter: Sendable {
         return try await pool.withConnection(open: { try await self.open(address) }, body)
     }
 
+    /// The open connections to primaries.
+    func connectedPrimaries() -> [RedisConnection] {
+        state.withLock { state in
+            state.links.values.compactMap { link in
+                guard case .connected(let connection) = link.state, connection.isActive else { return nil }
+                return connection
+            }
+        }
+    }
+
     /// Every primary of the last topology.
     var primaries: [RedisNodeAddress] { state.withLock { $0.topology?.primaries ?? [] } }
 

@@ -76,7 +76,10 @@ final class FleetHarness: @unchecked Sendable {
         }
     }
 
+    /// The server the instances connect to: the one server, or the first node of ``cluster``.
     let server: LocalRedisServer
+    /// The cluster behind ``server`` when the fleet runs on one.
+    let cluster: LocalRedisCluster?
     let clock: ManualClock
     /// A client the test uses to look at the server (INFO, CONFIG RESETSTAT) without touching the fleet's counts.
     let observer: RedisClient
@@ -84,8 +87,9 @@ final class FleetHarness: @unchecked Sendable {
     private(set) var instances: [Instance] = []
     private var nextID = 0
 
-    init(server: LocalRedisServer, clock: ManualClock) throws {
+    init(server: LocalRedisServer, cluster: LocalRedisCluster? = nil, clock: ManualClock) throws {
         self.server = server
+        self.cluster = cluster
         self.clock = clock
         observer = try RedisClient(configuration: Self.clientConfiguration(server))
         let observer = self.observer
@@ -172,6 +176,7 @@ final class FleetHarness: @unchecked Sendable {
         observerTask.cancel()
         _ = try? await observerTask.value
         server.stop()
+        cluster?.stop()
     }
 }
 
@@ -179,10 +184,13 @@ final class FleetHarness: @unchecked Sendable {
 func withFleet(
     start: WallInstant = WallInstant(nanosecondsSince1970: 1_767_225_600 * 1_000_000_000),
     redis options: LocalRedisServer.Options = .init(),
+    onCluster: Bool = false,
     _ body: (FleetHarness) async throws -> Void
 ) async throws {
-    let server = try await LocalRedisServer.start(options)
-    let harness = try FleetHarness(server: server, clock: ManualClock(start: start))
+    let cluster = onCluster ? try await LocalRedisCluster.start() : nil
+    let server: LocalRedisServer
+    if let cluster { server = cluster.nodes[0] } else { server = try await LocalRedisServer.start(options) }
+    let harness = try FleetHarness(server: server, cluster: cluster, clock: ManualClock(start: start))
     do {
         try await body(harness)
     } catch {
