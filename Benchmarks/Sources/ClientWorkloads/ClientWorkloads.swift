@@ -58,6 +58,31 @@ public final class BenchmarkClient: Sendable {
         }
     }
 
+    /// Stores `keys` keys (`bench:0`…, spread over a cluster's slots) and returns a GET for each.
+    public func spreadKeys(_ keys: Int) async throws -> [RedisCommand] {
+        for start in stride(from: 0, to: keys, by: 1_000) {
+            let sets = (start..<min(start + 1_000, keys)).map { RedisCommand("SET", "bench:\($0)", "xxx") }
+            for result in try await client.pipeline(sets) { _ = try result.get() }
+        }
+        return (0..<keys).map { RedisCommand("GET", "bench:\($0)") }
+    }
+
+    /// `count` GETs of random keys among `gets` from `tasks` concurrent tasks, each waiting for its reply before
+    /// its next (what `redis-benchmark --cluster -c tasks -r keys -t get` does).
+    public func spreadGets(_ count: Int, tasks: Int, gets: [RedisCommand]) async throws {
+        let client = self.client
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<tasks {
+                let share = count / tasks + (task < count % tasks ? 1 : 0)
+                group.addTask {
+                    var generator = SystemRandomNumberGenerator()
+                    for _ in 0..<share { _ = try await client.send(gets[Int.random(in: 0..<gets.count, using: &generator)]) }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
     public func stop() async {
         runner.cancel()
         _ = await runner.result

@@ -26,6 +26,12 @@ struct BenchClient: AsyncParsableCommand {
     @Flag(help: "Install NIO's event loops as Swift's global executor before measuring.")
     var nioGlobalExecutor = false
 
+    @Option(help: "Measure only GETs of random keys among this many (spread over a cluster's slots), from --tasks tasks.")
+    var spreadKeys = 0
+
+    @Option(help: "Concurrent tasks for --spread-keys.")
+    var tasks = 50
+
     func run() async throws {
         if nioGlobalExecutor {
             guard NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() else {
@@ -33,6 +39,17 @@ struct BenchClient: AsyncParsableCommand {
             }
         }
         let bench = try await BenchmarkClient.start(url: redis)
+        if spreadKeys > 0 {
+            let gets = try await bench.spreadKeys(spreadKeys)
+            try await bench.spreadGets(10_000, tasks: tasks, gets: gets)
+            var spread = 0.0
+            for _ in 0..<rounds {
+                spread = max(spread, try await measure(requests) { try await bench.spreadGets(requests, tasks: tasks, gets: gets) })
+            }
+            await bench.stop()
+            print("client spread GET/s \(Int(spread))")
+            return
+        }
         // Warm up the connection, allocator and code paths.
         try await bench.sequentialGets(10_000)
         try await bench.pipelinedGets(batches: 1_000, depth: pipeline)

@@ -1,5 +1,6 @@
 import FloodgateRESP
 import NIOCore
+import NIOSSL
 
 /// The protocol logic of one connection, on its event loop: replies are matched to requests in FIFO order, push
 /// messages are routed apart, deadlines fail late requests, and a dropped connection fails everything in flight.
@@ -228,9 +229,10 @@ final class RedisChannelHandler: ChannelInboundHandler {
             reason = RedisClientError(.protocolError, "malformed reply from Redis: \(decoding.message)")
         case let error as RedisClientError:
             reason = error
+        case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError:
+            reason = RedisClientError(.tls, "TLS failed: \(error)")
         default:
-            let text = String(describing: error)
-            reason = RedisClientError(text.contains("SSL") || text.contains("TLS") ? .tls : .connectionClosed, text)
+            reason = RedisClientError(.connectionClosed, String(describing: error))
         }
         closeReason = closeReason ?? reason
         failEverything(reason)

@@ -129,7 +129,8 @@ extension RedisConnection {
                 let command =
                     configuration.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password)
                 let reply = try await sendRaw(command, component: .connection, timeout: timeout)
-                if let error = Self.serverError(reply) { throw Self.handshakeError(error) }
+                // Whatever AUTH itself refuses is about the credentials.
+                if let error = Self.serverError(reply) { throw RedisClientError(.authentication, error) }
             }
             if let name = configuration.clientName {
                 _ = try await send(RedisCommand("CLIENT SETNAME", name), component: .connection, timeout: timeout)
@@ -148,12 +149,11 @@ extension RedisConnection {
         }
     }
 
+    /// A refused `HELLO`, classified by the reply's error code: credentials refused (`WRONGPASS`, `NOAUTH`,
+    /// `NOPERM`), else a server error.
     private static func handshakeError(_ message: String) -> RedisClientError {
-        if message.hasPrefix("WRONGPASS") || message.hasPrefix("NOAUTH") || message.contains("AUTH")
-            || message.contains("password")
-        {
-            return RedisClientError(.authentication, message)
-        }
+        let prefix = message.prefix { $0 != " " }
+        if ["WRONGPASS", "NOAUTH", "NOPERM"].contains(prefix) { return RedisClientError(.authentication, message) }
         return RedisClientError(.server, message)
     }
 }
