@@ -1,4 +1,5 @@
 import Floodgate
+import FloodgateLocalRedis
 import FloodgateSimulation
 import Testing
 
@@ -56,6 +57,30 @@ struct SimulationTests {
         }
         let svg = CommandPlot(report).svg
         #expect(svg.hasPrefix("<svg") && svg.components(separatedBy: "<polyline").count == 4)
+    }
+
+    /// The same short replay on a local Redis Cluster (`--redis` with any node's URL) and on one server: no
+    /// overshoot, the same calls, and commands per call within a tenth of one server's (the figures count every
+    /// primary's `INFO commandstats`).
+    @Test func aShortReplayOnAClusterCostsWhatItCostsOnOneServer() async throws {
+        var workload = Workload()
+        workload.minutes = 3
+        let single = try await Simulation.run(workload, designs: ["naive", "floodgate"])
+        let cluster = try await LocalRedisCluster.start()
+        defer { cluster.stop() }
+        let onCluster = try await Simulation.run(workload, designs: ["naive", "floodgate"], redisURL: cluster.nodes[2].url)
+        for (one, many) in zip(single.designs, onCluster.designs) {
+            #expect(one.calls == many.calls && many.overshoot == 0, "\(many.name)")
+            let perCall = { (design: DesignReport) in Double(design.commands) / Double(design.calls) }
+            #expect(abs(perCall(many) - perCall(one)) <= 0.1 * perCall(one), "\(many.name): \(perCall(many)) against \(perCall(one))")
+        }
+        #expect(onCluster.designs[0].gets == single.designs[0].gets, "naive's GETs are the workload's, wherever they go")
+        var partition = workload
+        partition.partitionAt = .seconds(60)
+        let refused = await #expect(throws: FloodgateError.self) {
+            try await Simulation.run(partition, designs: ["floodgate"], redisURL: cluster.url)
+        }
+        #expect(refused?.code == .invalidConfiguration)
     }
 
     /// Every scenario, short: three simulated minutes (the events moved inside them), naive and floodgate. What
