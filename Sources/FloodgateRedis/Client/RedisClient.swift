@@ -42,17 +42,7 @@ public final class RedisClient: Service, RedisCommandSending {
     /// Cluster mode's routing, idle until a handshake says the server is a cluster node.
     let cluster: RedisClusterRouter
     private let pause: ReconnectPause
-    private let state = Mutex(State())
-
-    private struct State {
-        enum Phase { case notStarted, running, shutDown }
-        var phase = Phase.notStarted
-        var connection: RedisConnection?
-        var lastError: RedisClientError?
-        /// Whether the client has been connected, or failed to connect, since `run()` began.
-        var settled = false
-        var connectionWaiters: [EventLoopPromise<RedisConnection>] = []
-    }
+    private let state = Mutex(StateMachine())
 
     /// Makes a client. Nothing connects until ``run()``.
     ///
@@ -157,29 +147,8 @@ public final class RedisClient: Service, RedisCommandSending {
     public var isConnected: Bool { state.withLock { $0.connection?.isActive ?? false } }
 
     func sharedConnection() async throws -> RedisConnection {
-        enum Next {
-            case use(RedisConnection)
-            case wait(EventLoopPromise<RedisConnection>)
-            case fail(RedisClientError)
-        }
-        let next: Next = state.withLock { state in
-            if let connection = state.connection, state.phase != .shutDown {
-                // A connection whose channel just went inactive is down, even before its close is handled.
-                if connection.isActive { return .use(connection) }
-                return .fail(RedisClientError(.connectionUnavailable, "not connected to Redis: connection to Redis lost"))
-            }
-            switch state.phase {
-            case .shutDown:
-                return .fail(RedisClientError(.clientShutdown, "the Redis client has shut down"))
-            case .running where state.settled:
-                let reason = state.lastError.map { ": \($0.message)" } ?? ""
-                return .fail(RedisClientError(.connectionUnavailable, "not connected to Redis\(reason)"))
-            case .notStarted, .running:
-                let promise = eventLoop.makePromise(of: RedisConnection.self)
-                state.connectionWaiters.append(promise)
-                return .wait(promise)
-            }
-        }
+        let eventLoop = self.eventLoop
+        let next = state.withLock { $0.connectionWanted { eventLoop.makePromise(of: RedisConnection.self) } }
         switch next {
         case .use(let connection):
             return connection
@@ -203,11 +172,7 @@ public final class RedisClient: Service, RedisCommandSending {
     /// cancellation. In-flight commands get up to the command timeout to finish; later commands fail with
     /// `.clientShutdown`.
     public func run() async throws {
-        let starting = state.withLock { state -> Bool in
-            guard state.phase == .notStarted else { return false }
-            state.phase = .running
-            return true
-        }
+        let starting = state.withLock { $0.start() }
         guard starting else { throw RedisClientError(.invalidConfiguration, "RedisClient.run() was called twice") }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
@@ -227,16 +192,10 @@ public final class RedisClient: Service, RedisCommandSending {
         logger.debug("Redis client stopped")
     }
 
-    private var isShutDown: Bool { state.withLock { $0.phase == .shutDown } }
+    private var isShutDown: Bool { state.withLock { $0.isShutDown } }
 
     private func shutdown() {
-        let (connection, waiters) = state.withLock { state in
-            let taken = (state.connection, state.connectionWaiters)
-            state.phase = .shutDown
-            state.connection = nil
-            state.connectionWaiters = []
-            return taken
-        }
+        let (connection, waiters) = state.withLock { $0.shutDown() }
         let error = RedisClientError(.clientShutdown, "the Redis client has shut down")
         for waiter in waiters { waiter.fail(error) }
         pause.cancel()
@@ -248,13 +207,10 @@ public final class RedisClient: Service, RedisCommandSending {
     }
 
     private func maintainSharedConnection() async {
-        var attempt = 0
-        var generator = SystemRandomNumberGenerator()
-        var target = 0
-        while !isShutDown {
-            do {
-                let connection = try await openConnection(target: target)
-                target += 1
+        await RedisReconnectLoop(pause: pause, backoff: configuration.reconnectBackoff).run(
+            while: { !isShutDown },
+            open: { target in try await openConnection(target: target) },
+            serve: { connection, failedBefore in
                 let tracking = self.tracking
                 try await connection.setPushHandler(subscriberMode: false) { push in tracking.handlePush(push) }
                 do {
@@ -265,33 +221,22 @@ public final class RedisClient: Service, RedisCommandSending {
                 }
                 guard install(connection) else {
                     await connection.close()
-                    return
+                    return false
                 }
-                if attempt > 0 { logger.info("reconnected to Redis", metadata: ["redis.attempts": "\(attempt)"]) }
-                attempt = 0
+                if failedBefore > 0 { logger.info("reconnected to Redis", metadata: ["redis.attempts": "\(failedBefore)"]) }
                 await tracking.connectionEstablished(connection)
                 try? await connection.closeFuture.get()
                 cluster.controlLost(connection)
-                state.withLock { state in
-                    if state.connection === connection {
-                        state.connection = nil
-                        state.lastError = RedisClientError(.connectionClosed, "connection to Redis lost")
-                    }
-                }
+                state.withLock { $0.closed(connection) }
                 tracking.connectionLost()
                 if !isShutDown { logger.warning("connection to Redis lost; reconnecting") }
-            } catch {
+                return true
+            },
+            failed: { error, attempt in
                 if isShutDown { return }
-                target += 1
                 let error = error as? RedisClientError ?? RedisClientError(.connectFailed, "\(error)")
-                let waiters = state.withLock { state in
-                    state.lastError = error
-                    state.settled = true
-                    defer { state.connectionWaiters = [] }
-                    return state.connectionWaiters
-                }
+                let waiters = state.withLock { $0.connectFailed(error) }
                 for waiter in waiters { waiter.fail(RedisClientError(.connectionUnavailable, error.message)) }
-                attempt += 1
                 if attempt == 1 {
                     logger.warning("cannot connect to Redis; retrying with back-off", metadata: ["error": "\(error)"])
                 } else {
@@ -302,9 +247,8 @@ public final class RedisClient: Service, RedisCommandSending {
                 if error.code == .authentication || error.code == .tls, attempt == 1 || attempt.isMultiple(of: 60) {
                     logger.error("Redis rejected the connection: \(error.message)", metadata: ["redis.attempts": "\(attempt)"])
                 }
-                await pause.sleep(for: configuration.reconnectBackoff.delay(attempt: attempt, using: &generator))
             }
-        }
+        )
     }
 
     /// Opens a connection to the server of the URL or, once the client knows it talks to a cluster, to its
@@ -339,15 +283,7 @@ public final class RedisClient: Service, RedisCommandSending {
     }
 
     private func install(_ connection: RedisConnection) -> Bool {
-        let waiters: [EventLoopPromise<RedisConnection>]? = state.withLock { state in
-            guard state.phase != .shutDown else { return nil }
-            state.connection = connection
-            state.lastError = nil
-            state.settled = true
-            defer { state.connectionWaiters = [] }
-            return state.connectionWaiters
-        }
-        guard let waiters else { return false }
+        guard let waiters = state.withLock({ $0.connected(connection) }) else { return false }
         for waiter in waiters { waiter.succeed(connection) }
         return true
     }

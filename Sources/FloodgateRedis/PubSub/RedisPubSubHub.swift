@@ -182,19 +182,17 @@ final class RedisPubSubHub: Sendable {
 
     /// Keeps the pub/sub connection up while there are subscriptions. Returns at shutdown.
     func run(client: RedisClient) async {
-        var attempt = 0
-        var generator = SystemRandomNumberGenerator()
-        while await waitForDemand() {
-            do {
-                // On a cluster any node will do: a PUBLISH reaches every node's subscribers.
-                let connection = try await client.openConnection(target: attempt)
+        await RedisReconnectLoop(pause: pause, backoff: client.configuration.reconnectBackoff).run(
+            while: { await waitForDemand() },
+            // On a cluster any node will do: a PUBLISH reaches every node's subscribers.
+            open: { target in try await client.openConnection(target: target) },
+            serve: { connection, _ in
                 try await connection.setPushHandler(subscriberMode: connection.protocolVersion == 2) { [weak self] push in
                     self?.handlePush(push.withoutAttributes.asPush)
                 }
-                attempt = 0
                 guard install(connection) else {
                     await connection.close()
-                    return
+                    return false
                 }
                 try? await connection.closeFuture.get()
                 let reconnectedSubscribers = state.withLock { state in
@@ -205,12 +203,10 @@ final class RedisPubSubHub: Sendable {
                 }
                 for subscriber in reconnectedSubscribers { subscriber.continuation.yield(.reconnected) }
                 if !reconnectedSubscribers.isEmpty { logger.warning("pub/sub connection lost; resubscribing") }
-            } catch {
-                attempt += 1
-                logger.debug("pub/sub connection attempt failed", metadata: ["error": "\(error)"])
-                await pause.sleep(for: client.configuration.reconnectBackoff.delay(attempt: attempt, using: &generator))
-            }
-        }
+                return true
+            },
+            failed: { error, _ in logger.debug("pub/sub connection attempt failed", metadata: ["error": "\(error)"]) }
+        )
     }
 
     /// Publishes the connection and subscribes everything wanted on it.
