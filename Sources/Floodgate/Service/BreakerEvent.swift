@@ -1,3 +1,4 @@
+import FloodgateRedis
 import Synchronization
 
 /// A change of an integration's breaker on this instance: opened (by local evidence, the fleet's evidence or another
@@ -18,29 +19,24 @@ public struct BreakerEvent: Sendable, Hashable {
 
 /// The subscribers of ``Floodgate/breakerEvents()``.
 final class BreakerEventHub: Sendable {
-    private let subscribers = Mutex<[Int: AsyncStream<BreakerEvent>.Continuation]>([:])
-    private let nextID = Atomic<Int>(0)
+    private let subscribers = Mutex(AsyncListeners<BreakerEvent, Void>())
 
     func subscribe() -> AsyncStream<BreakerEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: BreakerEvent.self, bufferingPolicy: .bufferingNewest(1_000))
-        let id = nextID.add(1, ordering: .relaxed).newValue
+        let id = subscribers.withLock { $0.add(continuation) }
         continuation.onTermination = { [weak self] _ in
-            _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
+            _ = self?.subscribers.withLock { $0.remove(id) }
         }
-        subscribers.withLock { $0[id] = continuation }
         return stream
     }
 
     func emit(_ event: BreakerEvent) {
-        let targets = subscribers.withLock { Array($0.values) }
+        let targets = subscribers.withLock { $0.targets() }
         for target in targets { target.yield(event) }
     }
 
     func finish() {
-        let targets = subscribers.withLock { subscribers in
-            defer { subscribers.removeAll() }
-            return Array(subscribers.values)
-        }
+        let targets = subscribers.withLock { $0.removeAll() }
         for target in targets { target.finish() }
     }
 }

@@ -6,11 +6,11 @@ import Synchronization
 /// Keeps a client's subscriptions on one dedicated pub/sub connection: subscribes when asked, routes messages to
 /// each subscription's stream, unsubscribes when a stream ends, and subscribes everything again after a reconnect.
 final class RedisPubSubHub: Sendable {
-    private struct Subscriber {
+    /// What one subscription listens to.
+    private struct Interest {
         var channels: Set<String>
         var patterns: Set<String>
         var component: RedisComponent
-        var continuation: AsyncStream<RedisSubscription.Event>.Continuation
     }
 
     private struct Waiter {
@@ -20,8 +20,7 @@ final class RedisPubSubHub: Sendable {
     }
 
     private struct State {
-        var subscribers: [Int: Subscriber] = [:]
-        var nextID = 0
+        var subscribers = AsyncListeners<RedisSubscription.Event, Interest>()
         var connection: RedisConnection?
         var confirmedChannels: Set<String> = []
         var confirmedPatterns: Set<String> = []
@@ -30,8 +29,8 @@ final class RedisPubSubHub: Sendable {
         var shutDown = false
         var hasConnectedBefore = false
 
-        var wantedChannels: Set<String> { subscribers.values.reduce(into: []) { $0.formUnion($1.channels) } }
-        var wantedPatterns: Set<String> { subscribers.values.reduce(into: []) { $0.formUnion($1.patterns) } }
+        var wantedChannels: Set<String> { subscribers.tags.reduce(into: []) { $0.formUnion($1.channels) } }
+        var wantedPatterns: Set<String> { subscribers.tags.reduce(into: []) { $0.formUnion($1.patterns) } }
 
         mutating func takeSatisfiedWaiters() -> [EventLoopPromise<Void>] {
             var satisfied: [EventLoopPromise<Void>] = []
@@ -72,13 +71,9 @@ final class RedisPubSubHub: Sendable {
             guard !state.shutDown else { return nil }
             let newChannels = channels.subtracting(state.wantedChannels)
             let newPatterns = patterns.subtracting(state.wantedPatterns)
-            let id = state.nextID
-            state.nextID += 1
-            state.subscribers[id] = Subscriber(
-                channels: channels,
-                patterns: patterns,
-                component: component,
-                continuation: continuation
+            let id = state.subscribers.add(
+                continuation,
+                tag: Interest(channels: channels, patterns: patterns, component: component)
             )
             state.waiters.append(Waiter(channels: channels, patterns: patterns, promise: confirmed))
             let satisfied = state.takeSatisfiedWaiters()
@@ -120,7 +115,7 @@ final class RedisPubSubHub: Sendable {
 
     private func remove(_ id: Int) {
         let (connection, goneChannels, gonePatterns, component) = state.withLock { state in
-            guard let removed = state.subscribers.removeValue(forKey: id) else {
+            guard let removed = state.subscribers.remove(id) else {
                 return (nil as RedisConnection?, Set<String>(), Set<String>(), RedisComponent.unlabelled)
             }
             return (
@@ -173,8 +168,8 @@ final class RedisPubSubHub: Sendable {
         }
     }
 
-    private func deliver(_ message: RedisPubSubMessage, to matches: (Subscriber) -> Bool) {
-        let targets = state.withLock { state in state.subscribers.values.filter(matches).map(\.continuation) }
+    private func deliver(_ message: RedisPubSubMessage, to matches: (Interest) -> Bool) {
+        let targets = state.withLock { $0.subscribers.targets(where: matches) }
         for continuation in targets { continuation.yield(.message(message)) }
     }
 
@@ -199,9 +194,9 @@ final class RedisPubSubHub: Sendable {
                     state.connection = nil
                     state.confirmedChannels = []
                     state.confirmedPatterns = []
-                    return state.shutDown ? [] : Array(state.subscribers.values)
+                    return state.shutDown ? [] : state.subscribers.targets()
                 }
-                for subscriber in reconnectedSubscribers { subscriber.continuation.yield(.reconnected) }
+                for subscriber in reconnectedSubscribers { subscriber.yield(.reconnected) }
                 if !reconnectedSubscribers.isEmpty { logger.warning("pub/sub connection lost; resubscribing") }
                 return true
             },
@@ -211,10 +206,10 @@ final class RedisPubSubHub: Sendable {
 
     /// Publishes the connection and subscribes everything wanted on it.
     private func install(_ connection: RedisConnection) -> Bool {
-        let subscribers: [Subscriber]? = state.withLock { state in
+        let subscribers: [Interest]? = state.withLock { state in
             guard !state.shutDown else { return nil }
             state.connection = connection
-            return Array(state.subscribers.values)
+            return state.subscribers.tags
         }
         guard let subscribers else { return false }
         for subscriber in subscribers {
@@ -250,17 +245,14 @@ final class RedisPubSubHub: Sendable {
     func shutdown() {
         let (subscribers, connection, demand, waiters) = state.withLock { state in
             state.shutDown = true
-            defer {
-                state.subscribers = [:]
-                state.waiters = []
-            }
-            return (Array(state.subscribers.values), state.connection, state.demand, state.waiters)
+            defer { state.waiters = [] }
+            return (state.subscribers.removeAll(), state.connection, state.demand, state.waiters)
         }
         demand?.succeed()
         pause.cancel()
         let error = RedisClientError(.clientShutdown, "the Redis client has shut down")
         for waiter in waiters { waiter.promise.fail(error) }
-        for subscriber in subscribers { subscriber.continuation.finish() }
+        for subscriber in subscribers { subscriber.finish() }
         connection?.closeWhenDrained(deadline: .now())
     }
 }

@@ -8,8 +8,7 @@ final class RedisTrackingHub: Sendable {
     private struct State {
         var wanted: RedisTrackingMode?
         var status = RedisTrackingStatus.off
-        var listeners: [Int: AsyncStream<RedisInvalidation>.Continuation] = [:]
-        var nextID = 0
+        var listeners = AsyncListeners<RedisInvalidation, Void>()
         var finished = false
     }
 
@@ -26,14 +25,11 @@ final class RedisTrackingHub: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: RedisInvalidation.self)
         let accepted = state.withLock { state -> Int? in
             guard !state.finished else { return nil }
-            let id = state.nextID
-            state.nextID += 1
-            state.listeners[id] = continuation
-            return id
+            return state.listeners.add(continuation)
         }
         if let id = accepted {
             continuation.onTermination = { [weak self] _ in
-                _ = self?.state.withLock { $0.listeners.removeValue(forKey: id) }
+                _ = self?.state.withLock { $0.listeners.remove(id) }
             }
         } else {
             continuation.finish()
@@ -78,8 +74,7 @@ final class RedisTrackingHub: Sendable {
     func finish() {
         let listeners = state.withLock { state in
             state.finished = true
-            defer { state.listeners = [:] }
-            return Array(state.listeners.values)
+            return state.listeners.removeAll()
         }
         for listener in listeners {
             listener.yield(.all(reason: .clientShutdown))
@@ -88,7 +83,7 @@ final class RedisTrackingHub: Sendable {
     }
 
     private func broadcast(_ invalidation: RedisInvalidation) {
-        let listeners = state.withLock { Array($0.listeners.values) }
+        let listeners = state.withLock { $0.listeners.targets() }
         for listener in listeners { listener.yield(invalidation) }
     }
 
