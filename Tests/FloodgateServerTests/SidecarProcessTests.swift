@@ -146,6 +146,44 @@ struct SidecarProcessTests {
         #expect(sidecar.child.isRunning)
     }
 
+    /// `floodgate serve --redis` with a cluster node's URL: shared mode, decisions and fleet events on the cluster,
+    /// the health report naming its primaries, and a limit held across two sidecars.
+    @Test func servesOnARedisClusterFromAnyNodesURL() async throws {
+        let cluster = try await LocalRedisCluster.start()
+        defer { cluster.stop() }
+        let environment = ["FLOODGATE_LIMITS_HUBSPOT": "fixed:30/3600s", "FLEET_SIZE": "2"]
+        let first = try await FloodgateProcess.serve(redisURL: cluster.nodes[1].url, environment: environment)
+        let second = try await FloodgateProcess.serve(redisURL: cluster.nodes[4].url, environment: environment)
+        try await first.waitUntilShared()
+        try await second.waitUntilShared()
+        let (primaries, slots) = try await first.withClient { client -> (Int?, Int?) in
+            let redis = try await client.get("/api/health").object["redis"] as? [String: Any]
+            let cluster = redis?["cluster"] as? [String: Any]
+            return ((cluster?["primaries"] as? [Any])?.count, cluster?["slotsCovered"] as? Int)
+        }
+        #expect(primaries == 3 && slots == 16384, "the health report names the cluster")
+        // 100 attempts on one tenant, alternating sidecars: exactly the limit is allowed fleet-wide.
+        var allowed = 0
+        for attempt in 0..<100 {
+            let sidecar = attempt.isMultiple(of: 2) ? first : second
+            if try await sidecar.withClient({ client in try await client.acquire(integration: "hubspot", tenant: "C1") }) != nil {
+                allowed += 1
+            }
+        }
+        #expect(allowed == 30, "a fixed 30 an hour, fleet-wide on the cluster")
+        // A 429 recorded on one sidecar holds the tenant back on the other, through the cluster's pub/sub.
+        let throttled = try await first.withClient { client in try await client.acquire(integration: "hubspot", tenant: "C2") }
+        let permit = try #require(throttled)
+        _ = try await first.withClient { client in try await client.record(permit, #""status":429,"headers":{"Retry-After":"600"}"#) }
+        try await eventually("the other sidecar holds C2 back") {
+            try await second.withClient { client in try await client.errorCode(ofAcquire: "C2", integration: "hubspot") } == "provider_backoff"
+        }
+        first.terminate()
+        second.terminate()
+        let statuses = (try await first.exitStatus(), try await second.exitStatus())
+        #expect(statuses == (0, 0))
+    }
+
     @Test func sigtermDuringLoadLosesNoAcknowledgedOutcome() async throws {
         let redis = try await LocalRedisServer.start()
         defer { redis.stop() }
@@ -381,9 +419,9 @@ struct SidecarConnection: Sendable {
         try await client.post("/v1/acquire", body: ByteBuffer(string: #"{"integration":"\#(integration)","tenant":"\#(tenant)"}"#))
     }
 
-    /// A permit for a slack call of `tenant`, nil when refused; throws when the server is gone.
-    func acquire(tenant: String) async throws -> String? {
-        try await acquireResponse(tenant: tenant).object["permit"] as? String
+    /// A permit for a call of `tenant` (on slack unless said), nil when refused; throws when the server is gone.
+    func acquire(integration: String = "slack", tenant: String) async throws -> String? {
+        try await acquireResponse(integration: integration, tenant: tenant).object["permit"] as? String
     }
 
     /// Records `fields` (JSON members) for `permit`; the response status.
@@ -391,9 +429,9 @@ struct SidecarConnection: Sendable {
         try await client.post("/v1/record", body: ByteBuffer(string: #"{"permit":"\#(permit)",\#(fields)}"#)).status
     }
 
-    /// The error code of an acquire for `tenant` (nil when allowed).
-    func errorCode(ofAcquire tenant: String) async throws -> String? {
-        (try await acquireResponse(tenant: tenant).object["error"] as? [String: Any])?["code"] as? String
+    /// The error code of an acquire for `tenant` (on slack unless said; nil when allowed).
+    func errorCode(ofAcquire tenant: String, integration: String = "slack") async throws -> String? {
+        (try await acquireResponse(integration: integration, tenant: tenant).object["error"] as? [String: Any])?["code"] as? String
     }
 }
 

@@ -13,6 +13,13 @@ struct HealthReport: Codable, Sendable {
         /// rejecting this sidecar.
         var connectionsOpened: Int?
         var connectionAttemptsFailed: Int?
+        /// On a Redis Cluster: its primaries (`host:port`) and how many of the 16,384 slots have one.
+        var cluster: Cluster?
+    }
+
+    struct Cluster: Codable, Sendable {
+        var primaries: [String]
+        var slotsCovered: Int
     }
 
     struct Budget: Codable, Sendable {

@@ -49,7 +49,10 @@ struct ObservabilityRoutes: Sendable {
                 reachable: reading?.reachable,
                 latencyMs: reading?.latencyMs,
                 connectionsOpened: attempts?.connected,
-                connectionAttemptsFailed: attempts?.failed
+                connectionAttemptsFailed: attempts?.failed,
+                cluster: sidecar.redis?.clusterTopology.map {
+                    HealthReport.Cluster(primaries: $0.primaries.map(\.description), slotsCovered: $0.coveredSlots)
+                }
             ),
             budget: budget.map(HealthReport.Budget.init),
             cache: HealthReport.Cache(sidecar.cache),
