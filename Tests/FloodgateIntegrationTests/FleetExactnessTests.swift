@@ -62,7 +62,16 @@ struct FleetExactnessTests {
 
     @Test(arguments: seeds)
     func limitsHoldWhileInstancesJoinLeaveAndCrash(seed: UInt64) async throws {
-        try await withFleet { fleet in
+        try await Self.churn(seed: seed, onCluster: false)
+    }
+
+    /// The same churn on a Redis Cluster (three primaries with a replica each): the limits hold there too.
+    @Test func limitsHoldOnARedisClusterToo() async throws {
+        try await Self.churn(seed: 1, onCluster: true)
+    }
+
+    static func churn(seed: UInt64, onCluster: Bool) async throws {
+        try await withFleet(onCluster: onCluster) { fleet in
             var generator = SeededGenerator(seed: seed)
             let start = fleet.clock.now
             let skew = { (generator: inout SeededGenerator) in Duration.milliseconds(Int64.random(in: -125...125, using: &generator)) }

@@ -108,6 +108,27 @@ struct ClusterTests {
         }
     }
 
+    /// `cluster=on` against a server that is not in a cluster: commands fail at once, saying why; `auto` (the
+    /// default) uses it as the one server it is.
+    @Test func clusterModeOnAPlainServerFailsClearly() async throws {
+        try await withRedisServer { server in
+            var forced = testConfiguration(server)
+            forced.cluster = .enabled
+            try await withRunningClient(forced) { client in
+                // The first command waits for the first attempt, which fails at the topology read.
+                let error = await #expect(throws: RedisClientError.self) { try await client.set("k", to: "v") }
+                #expect(error?.code == .connectionUnavailable)
+                #expect(error?.message.contains("cluster support disabled") == true, "\(String(describing: error))")
+                #expect(!client.isCluster)
+            }
+            try await withRunningClient(testConfiguration(server)) { client in
+                try await client.set("k", to: "v")
+                #expect(!client.isCluster && client.clusterTopology == nil)
+                #expect(client.primaryNodes().count == 1 && client.primaryNodes()[0].address == nil)
+            }
+        }
+    }
+
     @Test func accountingEqualsTheSumOfEveryNodesCommandStats() async throws {
         let cluster = try await LocalRedisCluster.start()
         defer { cluster.stop() }
