@@ -41,11 +41,17 @@ struct SidecarConfigurationTests {
         }
     }
 
+    @Test func clockSkewIsReadAsADuration() async throws {
+        #expect(try await SidecarConfiguration.load(environment: [:]).guards.maximumClockSkew == .milliseconds(250))
+        #expect(try await SidecarConfiguration.load(environment: ["CLOCK_SKEW": "20ms"]).guards.maximumClockSkew == .milliseconds(20))
+    }
+
     @Test(arguments: [
         (["FLOODGATE_PORT": "abc"], "floodgate.port"),
         (["FLOODGATE_PORT": "70000"], "floodgate.port"),
         (["SUSPEND_REDIS": "maybe"], "suspend.redis"),
         (["FALLBACK": "sometimes"], "fallback"),
+        (["CLOCK_SKEW": "a little"], "clock.skew"),
         (["FLEET_SIZE": "0"], "fleet.size"),
         (["FLEET_SIZE": "2", "INSTANCE_INDEX": "2"], "instance.index"),
         (["SHARE_FRACTION": "lots"], "share.fraction"),

@@ -17,6 +17,7 @@ import Foundation
 /// | `suspend.redis` (`SUSPEND_REDIS`) | `false` | local-only mode even with a URL: zero commands |
 /// | `fleet.size`, `instance.index`, `instance.id`, `key.prefix`, `share.fraction` | see ``FloodgateConfiguration`` | the fleet |
 /// | `fallback` (`FALLBACK`) | `exact` | beyond held leases without a fresh view of the fleet: `exact` (nothing) or `available` (the local-only share) |
+/// | `clock.skew` (`CLOCK_SKEW`) | `250ms` | the most the instances' clocks may differ (``FloodgateConfiguration/maximumClockSkew``): what exactness allows for at window edges |
 /// | `floodgate.integrations` (`FLOODGATE_INTEGRATIONS`) | `slack,hubspot,salesforce` | integrations the API accepts |
 /// | `floodgate.limits.<integration>` | the built-in profile | policies (``PolicySpec``), replacing the profile |
 /// | `floodgate.budget` (`FLOODGATE_BUDGET`) | none | Redis commands allowed per day (``CommandBudget``) |
@@ -85,6 +86,13 @@ public struct SidecarConfiguration: Sendable {
         if let text = config.string(forKey: "fallback"), FloodgateConfiguration.Fallback(rawValue: text) == nil {
             throw SidecarConfigurationError(key: "fallback", problem: "\(text.debugDescription) is not exact or available")
         }
+        var clockSkew: Duration?
+        if let text = config.string(forKey: "clock.skew") {
+            guard let skew = PolicySpec.duration(text) else {
+                throw SidecarConfigurationError(key: "clock.skew", problem: "\(text.debugDescription) is not a duration such as 250ms")
+            }
+            clockSkew = skew
+        }
         configureKeyspaceNotifications = config.bool(forKey: "cache.keyspace.configure", default: false)
         pricePer100k = config.double(forKey: "floodgate.price.per100k", default: pricePer100k)
         guard pricePer100k >= 0, pricePer100k.isFinite else {
@@ -120,6 +128,7 @@ public struct SidecarConfiguration: Sendable {
             }
         }
         guards = FloodgateConfiguration(config: config, profiles: profiles)
+        if let clockSkew { guards.maximumClockSkew = clockSkew }
         guards.shadowIntegrations = Set(shadow.map { $0 == "all" ? "*" : $0 })
         try validate()
     }
@@ -146,7 +155,7 @@ public struct SidecarConfiguration: Sendable {
         if field.hasPrefix("limits.") { return "floodgate." + field }
         let keys = [
             "instanceID": "instance.id", "fleetSize": "fleet.size", "instanceIndex": "instance.index",
-            "shareFraction": "share.fraction", "keyPrefix": "key.prefix",
+            "shareFraction": "share.fraction", "keyPrefix": "key.prefix", "maximumClockSkew": "clock.skew",
         ]
         return keys[field]
     }
