@@ -8,6 +8,20 @@ public enum Simulation {
     /// The designs, in the order they are reported.
     public static let designNames = ["naive", "ttl", "floodgate"]
 
+    /// Every node of the cluster behind `configuration` (as the cluster names them), or none for a single server.
+    static func clusterNodes(_ configuration: RedisClientConfiguration) async throws -> [RedisNodeAddress] {
+        let probe = try RedisClient(configuration: configuration)
+        return try await withThrowingTaskGroup(of: [RedisNodeAddress].self) { group in
+            group.addTask {
+                try await probe.run()
+                return []
+            }
+            defer { group.cancelAll() }
+            _ = try await probe.ping()
+            return probe.clusterTopology?.nodes ?? []
+        }
+    }
+
     /// Runs `designs` on a private redis-server (or `redisURL`), one after the other, each on a flushed database with
     /// reset statistics.
     public static func run(
@@ -107,17 +121,37 @@ public enum Simulation {
             }
         }
         let changes = FleetChange.schedule(workload)
-        // The partitioned instances reach Redis through a loopback proxy that can cut their connections.
-        var proxies: [Int: FaultProxy] = [:]
-        for change in changes where change.kind == .cut {
-            proxies[change.slot] = try await FaultProxy.start(to: configuration.host, port: configuration.port)
+        // The partitioned instances reach Redis through loopback proxies that can cut their connections: one for the
+        // server or, on a cluster, one per node (the client maps each node the cluster names to its proxy).
+        var proxies: [Int: [FaultProxy]] = [:]
+        var nodeMaps: [Int: [RedisNodeAddress: RedisNodeAddress]] = [:]
+        let cutSlots = Set(changes.filter { $0.kind == .cut }.map(\.slot))
+        if !cutSlots.isEmpty {
+            let nodes = try await Self.clusterNodes(configuration)
+            for slot in cutSlots {
+                if nodes.isEmpty {
+                    proxies[slot] = [try await FaultProxy.start(to: configuration.host, port: configuration.port)]
+                    continue
+                }
+                for node in nodes {
+                    let proxy = try await FaultProxy.start(to: node.host, port: node.port)
+                    proxies[slot, default: []].append(proxy)
+                    nodeMaps[slot, default: [:]][node] = RedisNodeAddress(host: "127.0.0.1", port: proxy.port)
+                }
+            }
         }
-        defer { for proxy in proxies.values { Task { await proxy.stop() } } }
+        defer { for proxy in proxies.values.joined() { Task { await proxy.stop() } } }
         let breakerKeys = IncidentInstance.BreakerKeys()
         var generations = [Int](repeating: 0, count: workload.instances)
         func makeClient(_ slot: Int) throws -> RedisClient {
             var slotConfiguration = configuration
-            if let proxy = proxies[slot] {
+            if let map = nodeMaps[slot] {
+                let seed = RedisNodeAddress(host: configuration.host, port: configuration.port)
+                let first = map[seed] ?? map.values.sorted()[0]
+                slotConfiguration.host = first.host
+                slotConfiguration.port = first.port
+                slotConfiguration.nodeAddressMap = map
+            } else if let proxy = proxies[slot]?.first {
                 slotConfiguration.host = "127.0.0.1"
                 slotConfiguration.port = proxy.port
             }
@@ -148,10 +182,6 @@ public enum Simulation {
             let connectBy = ContinuousClock.now + .seconds(10)
             while clients.contains(where: { !$0.0.isConnected }), ContinuousClock.now < connectBy {
                 try await Task.sleep(for: .milliseconds(2))
-            }
-            // A partition cuts one address with a proxy; a cluster client would reach the other nodes around it.
-            if observer.isCluster || clients.contains(where: \.0.isCluster), !proxies.isEmpty {
-                throw FloodgateError(.invalidConfiguration, "the partition scenario needs a single Redis: on a cluster the cut-off instance would reach the other nodes around its proxy")
             }
             try await observer.sendToEveryPrimary(RedisCommand("FLUSHALL"))
             try await observer.sendToEveryPrimary(RedisCommand("CONFIG RESETSTAT"))
@@ -199,8 +229,8 @@ public enum Simulation {
                         instances[change.slot] = try makeInstance(change.slot)
                         everyInstance.append(instances[change.slot])
                         down.remove(change.slot)
-                    case .cut: proxies[change.slot]?.set(.refuse)
-                    case .restore: proxies[change.slot]?.set(.pass)
+                    case .cut: for proxy in proxies[change.slot] ?? [] { proxy.set(.refuse) }
+                    case .restore: for proxy in proxies[change.slot] ?? [] { proxy.set(.pass) }
                     }
                 }
             }

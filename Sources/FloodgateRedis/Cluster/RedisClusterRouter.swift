@@ -100,7 +100,7 @@ final class RedisClusterRouter: Sendable {
         let seeds = [RedisNodeAddress(host: configuration.host, port: configuration.port)] + configuration.seeds
         let known = state.withLock { $0.topology?.nodes ?? [] }
         var candidates = seeds
-        for node in known where !candidates.contains(node) { candidates.append(node) }
+        for node in known.map(dialled) where !candidates.contains(node) { candidates.append(node) }
         return candidates[attempt % candidates.count]
     }
 
@@ -381,10 +381,14 @@ final class RedisClusterRouter: Sendable {
         }
     }
 
+    /// The address to connect to for a node the cluster names (``RedisClientConfiguration/nodeAddressMap``).
+    private func dialled(_ address: RedisNodeAddress) -> RedisNodeAddress { configuration.nodeAddressMap[address] ?? address }
+
     private func open(_ address: RedisNodeAddress) async throws -> RedisConnection {
+        let target = dialled(address)
         var node = configuration
-        node.host = address.host
-        node.port = address.port
+        node.host = target.host
+        node.port = target.port
         return try await RedisConnection.connect(
             configuration: node,
             eventLoop: eventLoop,

@@ -40,6 +40,9 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     /// More cluster nodes to try, after `host:port`, when the client's own connection must be (re)made: the first
     /// start then works while the URL's node is down. Once connected, every node the cluster names is tried too.
     public var seeds: [RedisNodeAddress]
+    /// Where to connect for a cluster node the cluster names (its announced address): for nodes reached through
+    /// NAT, port forwarding or a proxy. Nodes not in it are connected to as named.
+    public var nodeAddressMap: [RedisNodeAddress: RedisNodeAddress]
 
     /// Whether the client routes commands across a Redis Cluster.
     public enum ClusterMode: String, Sendable, Hashable, CaseIterable {
@@ -105,7 +108,8 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
         dedicatedConnectionLimit: Int = 4,
         decoderLimits: RESPDecoder.Limits = .init(),
         cluster: ClusterMode = .automatic,
-        seeds: [RedisNodeAddress] = []
+        seeds: [RedisNodeAddress] = [],
+        nodeAddressMap: [RedisNodeAddress: RedisNodeAddress] = [:]
     ) {
         self.host = host
         self.port = port
@@ -122,6 +126,7 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
         self.decoderLimits = decoderLimits
         self.cluster = cluster
         self.seeds = seeds
+        self.nodeAddressMap = nodeAddressMap
     }
 
     /// Reads `redis://[user[:password]@]host[:port][/db]` or `rediss://...` (TLS, verifying the server).
