@@ -19,7 +19,7 @@ final class RedisClusterRouter: Sendable {
     static let refreshPause: Duration = .milliseconds(100)
     static let longestRefreshPause: Duration = .seconds(5)
 
-    private struct State {
+    struct State {
         var topology: RedisClusterTopology?
         /// The connection the client made to the node of its URL: keyless commands and topology reads go there.
         var control: RedisConnection?
@@ -30,15 +30,15 @@ final class RedisClusterRouter: Sendable {
         var shutDown = false
     }
 
-    private let configuration: RedisClientConfiguration
-    private let eventLoop: any EventLoop
-    private let accounting: RedisCommandAccounting
-    private let sslContext: NIOSSLContext?
-    private let tracking: RedisTrackingHub
-    private let logger: Logger
-    private let state = Mutex(State())
-    private let active = Atomic<Bool>(false)
-    private let pause: ReconnectPause
+    let configuration: RedisClientConfiguration
+    let eventLoop: any EventLoop
+    let accounting: RedisCommandAccounting
+    let sslContext: NIOSSLContext?
+    let tracking: RedisTrackingHub
+    let logger: Logger
+    let state = Mutex(State())
+    let active = Atomic<Bool>(false)
+    let pause: ReconnectPause
 
     init(
         configuration: RedisClientConfiguration,
@@ -146,7 +146,7 @@ final class RedisClusterRouter: Sendable {
     }
 
     /// A keyless command: on the control connection, else on the first primary that answers.
-    private func sendAnywhere(_ command: RedisCommand, component: RedisComponent) async throws -> RESPValue {
+    func sendAnywhere(_ command: RedisCommand, component: RedisComponent) async throws -> RESPValue {
         if let control = state.withLock({ $0.control }), control.isActive {
             return try await control.sendRaw(command, component: component)
         }
@@ -267,22 +267,12 @@ final class RedisClusterRouter: Sendable {
         return try await pool.withConnection(open: { try await self.open(address) }, body)
     }
 
-    /// The open connections to primaries.
-    func connectedPrimaries() -> [RedisConnection] {
-        state.withLock { state in
-            state.links.values.compactMap { link in
-                guard case .connected(let connection) = link.state, connection.isActive else { return nil }
-                return connection
-            }
-        }
-    }
-
     /// Every primary of the last topology.
     var primaries: [RedisNodeAddress] { state.withLock { $0.topology?.primaries ?? [] } }
 
     // MARK: Routing
 
-    private func owner(of slot: Int) throws(RedisClientError) -> RedisNodeAddress {
+    func owner(of slot: Int) throws(RedisClientError) -> RedisNodeAddress {
         guard let address = state.withLock({ $0.topology?.primary(forSlot: slot) }) else {
             requestRefresh()
             throw RedisClientError(.connectionUnavailable, "no Redis cluster primary serves slot \(slot)")
@@ -290,14 +280,14 @@ final class RedisClusterRouter: Sendable {
         return address
     }
 
-    private func anyPrimary() throws(RedisClientError) -> RedisNodeAddress {
+    func anyPrimary() throws(RedisClientError) -> RedisNodeAddress {
         guard let address = state.withLock({ $0.topology?.primaries.first }) else {
             throw RedisClientError(.connectionUnavailable, "the Redis cluster's topology is not known yet")
         }
         return address
     }
 
-    private func redirect(in reply: RESPValue, from address: RedisNodeAddress) -> RedisClusterRedirect? {
+    func redirect(in reply: RESPValue, from address: RedisNodeAddress) -> RedisClusterRedirect? {
         switch reply.withoutAttributes {
         case .simpleError(let message), .bulkError(let message):
             return RedisClusterRedirect(String(buffer: message), defaultHost: address.host)
@@ -306,7 +296,7 @@ final class RedisClusterRouter: Sendable {
         }
     }
 
-    private func moved(_ redirect: RedisClusterRedirect) {
+    func moved(_ redirect: RedisClusterRedirect) {
         state.withLock { state in
             state.topology = state.topology?.moving(slot: redirect.slot, to: redirect.address)
         }
@@ -318,215 +308,5 @@ final class RedisClusterRouter: Sendable {
             .crossSlot,
             "\(name)'s keys are in different cluster slots; keep them in one with a hash tag such as {tenant}"
         )
-    }
-
-    // MARK: Node connections
-
-    private func connection(to address: RedisNodeAddress) async throws -> RedisConnection {
-        let current = state.withLock { state -> RedisConnection? in
-            guard case .connected(let connection) = state.links[address]?.state, connection.isActive else { return nil }
-            return connection
-        }
-        if let current { return current }
-        let promise = eventLoop.makePromise(of: RedisConnection.self)
-        let action = state.withLock { state in
-            state.links[address, default: RedisNodeLinkStateMachine()].connectionWanted(now: .now(), promise: promise)
-        }
-        switch action {
-        case .use(let connection):
-            promise.succeed(connection)
-            return connection
-        case .fail(let error):
-            promise.fail(error)
-            requestRefresh()
-            throw error
-        case .wait:
-            return try await promise.futureResult.get()
-        case .connect:
-            do {
-                let connection = try await open(address)
-                try await connection.setPushHandler(subscriberMode: false) { [tracking] push in tracking.handlePush(push) }
-                let waiters = state.withLock { $0.links[address]?.connected(connection) }
-                guard let waiters else {
-                    await connection.close()
-                    throw RedisClientError(.clientShutdown, "the Redis client has shut down")
-                }
-                for waiter in waiters { waiter.succeed(connection) }
-                await tracking.connectionEstablished(connection)
-                connection.closeFuture.whenComplete { [weak self] _ in self?.linkClosed(connection, address) }
-                return connection
-            } catch {
-                let failure = error as? RedisClientError ?? RedisClientError(.connectFailed, "\(error)")
-                var generator = SystemRandomNumberGenerator()
-                let waiters = state.withLock { state -> [EventLoopPromise<RedisConnection>] in
-                    let attempt = (state.links[address]?.failures ?? 0) + 1
-                    let delay = configuration.reconnectBackoff.delay(attempt: attempt, using: &generator)
-                    return state.links[address]?.connectFailed(failure, retryAt: .now() + TimeAmount(delay)) ?? []
-                }
-                let unavailable = RedisClientError(.connectionUnavailable, "cannot reach Redis cluster node \(address): \(failure.message)")
-                for waiter in waiters { waiter.fail(unavailable) }
-                requestRefresh()
-                throw unavailable
-            }
-        }
-    }
-
-    private func linkClosed(_ connection: RedisConnection, _ address: RedisNodeAddress) {
-        let wasCurrent = state.withLock { $0.links[address]?.closed(connection) ?? false }
-        guard wasCurrent else { return }
-        tracking.connectionLost()
-        if !state.withLock({ $0.shutDown }) {
-            logger.warning("connection to Redis cluster node lost", metadata: ["redis.node": "\(address)"])
-            requestRefresh()
-        }
-    }
-
-    /// The address to connect to for a node the cluster names (``RedisClientConfiguration/nodeAddressMap``).
-    private func dialled(_ address: RedisNodeAddress) -> RedisNodeAddress { configuration.nodeAddressMap[address] ?? address }
-
-    private func open(_ address: RedisNodeAddress) async throws -> RedisConnection {
-        let target = dialled(address)
-        var node = configuration
-        node.host = target.host
-        node.port = target.port
-        return try await RedisConnection.connect(
-            configuration: node,
-            eventLoop: eventLoop,
-            accounting: accounting,
-            sslContext: sslContext,
-            logger: logger
-        )
-    }
-
-    // MARK: Topology
-
-    /// Asks the topology loop for a fresh read.
-    func requestRefresh() {
-        let demand = state.withLock { state -> EventLoopPromise<Void>? in
-            state.refreshWanted = true
-            defer { state.refreshDemand = nil }
-            return state.refreshDemand
-        }
-        demand?.succeed()
-    }
-
-    /// Reads the topology whenever asked, at most once per ``refreshPause``, until shutdown.
-    func maintainTopology() async {
-        var unchanged = 0
-        while true {
-            let promise = eventLoop.makePromise(of: Void.self)
-            let next = state.withLock { state -> Bool? in
-                if state.shutDown { return nil }
-                if state.refreshWanted {
-                    state.refreshWanted = false
-                    return true
-                }
-                state.refreshDemand = promise
-                return false
-            }
-            guard let refreshNow = next else {
-                promise.succeed()
-                return
-            }
-            if !refreshNow {
-                try? await promise.futureResult.get()
-                continue
-            }
-            promise.succeed()
-            unchanged = await refresh() ? 0 : unchanged + 1
-            await connectPrimaries()
-            await pause.sleep(for: min(Self.refreshPause * (1 << min(unchanged, 10)), Self.longestRefreshPause))
-        }
-    }
-
-    /// Opens a connection to every primary that has none, so each one's tracking invalidations arrive and a lost
-    /// primary is noticed even while nothing is sent to it.
-    private func connectPrimaries() async {
-        for address in primaries { _ = try? await connection(to: address) }
-    }
-
-    /// Reads `CLUSTER SHARDS` from the control connection, else from each known node in turn.
-    /// Whether the topology changed.
-    private func refresh() async -> Bool {
-        let (control, known) = state.withLock { ($0.control, $0.topology?.nodes ?? []) }
-        var sources: [(RedisNodeAddress?, () async throws -> RedisConnection)] = []
-        if let control, control.isActive { sources.append((nil, { control })) }
-        for address in known { sources.append((address, { try await self.connection(to: address) })) }
-        for (address, connect) in sources {
-            do {
-                let connection = try await connect()
-                let host = address?.host ?? connection.remoteHost ?? configuration.host
-                let topology = try await Self.readTopology(on: connection, host: host, tls: configuration.tls != nil)
-                guard topology.coveredSlots > 0 else { continue }
-                return install(topology)
-            } catch {
-                continue
-            }
-        }
-        logger.debug("no Redis cluster node answered CLUSTER SHARDS; will retry")
-        state.withLock { $0.refreshWanted = true }
-        return false
-    }
-
-    /// Whether it differs from the topology it replaces.
-    private func install(_ topology: RedisClusterTopology) -> Bool {
-        let (stale, changed) = state.withLock { state -> ([RedisConnection], Bool) in
-            let changed = state.topology != topology
-            state.topology = topology
-            if changed {
-                logger.info("Redis cluster topology changed", metadata: ["redis.primaries": "\(topology.primaries)"])
-            }
-            // Links to nodes that are no longer primaries close once drained; a later command reconnects if needed.
-            let primaries = Set(topology.primaries)
-            var stale: [RedisConnection] = []
-            for (address, link) in state.links where !primaries.contains(address) {
-                if case .connected(let connection) = link.state { stale.append(connection) }
-                state.links[address] = nil
-            }
-            return (stale, changed)
-        }
-        for connection in stale { connection.closeWhenDrained(deadline: .now() + .seconds(2)) }
-        return changed
-    }
-
-    static func readTopology(on connection: RedisConnection, host: String, tls: Bool) async throws -> RedisClusterTopology {
-        do {
-            let reply = try await connection.send(RedisCommand("CLUSTER SHARDS"), component: .connection)
-            return try RedisClusterTopology.fromShards(reply, defaultHost: host, tls: tls)
-        } catch let error as RedisClientError where error.code == .server && !error.isServerError("CLUSTERDOWN") {
-            // Before Redis 7: no CLUSTER SHARDS.
-            let reply = try await connection.send(RedisCommand("CLUSTER SLOTS"), component: .connection)
-            return try RedisClusterTopology.fromSlots(reply, defaultHost: host)
-        }
-    }
-
-    // MARK: Shutdown
-
-    /// Fails waiting callers and closes every node's connection once drained; later commands fail with
-    /// `.clientShutdown`.
-    func shutdown() {
-        let links = state.withLock { state in
-            state.shutDown = true
-            var taken: [(RedisConnection?, [EventLoopPromise<RedisConnection>])] = []
-            for address in Array(state.links.keys) { taken.append(state.links[address]!.shutDown()) }
-            return taken
-        }
-        requestRefresh()
-        pause.cancel()
-        let error = RedisClientError(.clientShutdown, "the Redis client has shut down")
-        let drainTime = TimeAmount(configuration.commandTimeout ?? .seconds(2))
-        for (connection, waiters) in links {
-            for waiter in waiters { waiter.fail(error) }
-            connection?.closeWhenDrained(deadline: .now() + drainTime)
-        }
-    }
-
-    /// Closes the dedicated connections, after ``shutdown()``.
-    func closeDedicatedConnections() async {
-        let pools = state.withLock { state in
-            defer { state.dedicated = [:] }
-            return Array(state.dedicated.values)
-        }
-        for pool in pools { await pool.closeAll() }
     }
 }

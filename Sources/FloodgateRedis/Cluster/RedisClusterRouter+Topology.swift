@@ -1,0 +1,105 @@
+import FloodgateRESP
+import NIOCore
+
+/// Reading the cluster's topology: on demand (a redirect, a lost primary), at most every ``refreshPause``.
+extension RedisClusterRouter {
+    /// Asks the topology loop for a fresh read.
+    func requestRefresh() {
+        let demand = state.withLock { state -> EventLoopPromise<Void>? in
+            state.refreshWanted = true
+            defer { state.refreshDemand = nil }
+            return state.refreshDemand
+        }
+        demand?.succeed()
+    }
+
+    /// Reads the topology whenever asked, at most once per ``refreshPause``, until shutdown.
+    func maintainTopology() async {
+        var unchanged = 0
+        while true {
+            let promise = eventLoop.makePromise(of: Void.self)
+            let next = state.withLock { state -> Bool? in
+                if state.shutDown { return nil }
+                if state.refreshWanted {
+                    state.refreshWanted = false
+                    return true
+                }
+                state.refreshDemand = promise
+                return false
+            }
+            guard let refreshNow = next else {
+                promise.succeed()
+                return
+            }
+            if !refreshNow {
+                try? await promise.futureResult.get()
+                continue
+            }
+            promise.succeed()
+            unchanged = await refresh() ? 0 : unchanged + 1
+            await connectPrimaries()
+            await pause.sleep(for: min(Self.refreshPause * (1 << min(unchanged, 10)), Self.longestRefreshPause))
+        }
+    }
+
+    /// Opens a connection to every primary that has none, so each one's tracking invalidations arrive and a lost
+    /// primary is noticed even while nothing is sent to it.
+    func connectPrimaries() async {
+        for address in primaries { _ = try? await connection(to: address) }
+    }
+
+    /// Reads `CLUSTER SHARDS` from the control connection, else from each known node in turn.
+    /// Whether the topology changed.
+    func refresh() async -> Bool {
+        let (control, known) = state.withLock { ($0.control, $0.topology?.nodes ?? []) }
+        var sources: [(RedisNodeAddress?, () async throws -> RedisConnection)] = []
+        if let control, control.isActive { sources.append((nil, { control })) }
+        for address in known { sources.append((address, { try await self.connection(to: address) })) }
+        for (address, connect) in sources {
+            do {
+                let connection = try await connect()
+                let host = address?.host ?? connection.remoteHost ?? configuration.host
+                let topology = try await Self.readTopology(on: connection, host: host, tls: configuration.tls != nil)
+                guard topology.coveredSlots > 0 else { continue }
+                return install(topology)
+            } catch {
+                continue
+            }
+        }
+        logger.debug("no Redis cluster node answered CLUSTER SHARDS; will retry")
+        state.withLock { $0.refreshWanted = true }
+        return false
+    }
+
+    /// Whether it differs from the topology it replaces.
+    func install(_ topology: RedisClusterTopology) -> Bool {
+        let (stale, changed) = state.withLock { state -> ([RedisConnection], Bool) in
+            let changed = state.topology != topology
+            state.topology = topology
+            if changed {
+                logger.info("Redis cluster topology changed", metadata: ["redis.primaries": "\(topology.primaries)"])
+            }
+            // Links to nodes that are no longer primaries close once drained; a later command reconnects if needed.
+            let primaries = Set(topology.primaries)
+            var stale: [RedisConnection] = []
+            for (address, link) in state.links where !primaries.contains(address) {
+                if case .connected(let connection) = link.state { stale.append(connection) }
+                state.links[address] = nil
+            }
+            return (stale, changed)
+        }
+        for connection in stale { connection.closeWhenDrained(deadline: .now() + .seconds(2)) }
+        return changed
+    }
+
+    static func readTopology(on connection: RedisConnection, host: String, tls: Bool) async throws -> RedisClusterTopology {
+        do {
+            let reply = try await connection.send(RedisCommand("CLUSTER SHARDS"), component: .connection)
+            return try RedisClusterTopology.fromShards(reply, defaultHost: host, tls: tls)
+        } catch let error as RedisClientError where error.code == .server && !error.isServerError("CLUSTERDOWN") {
+            // Before Redis 7: no CLUSTER SHARDS.
+            let reply = try await connection.send(RedisCommand("CLUSTER SLOTS"), component: .connection)
+            return try RedisClusterTopology.fromSlots(reply, defaultHost: host)
+        }
+    }
+}
