@@ -26,6 +26,16 @@ struct FleetCoordinationTests {
         )
     }
 
+    /// Waits until `b` has answered an ask to cede (when `asked`) and neither instance waits for a reply.
+    static func settleCedes(asked: Bool, _ a: FleetHarness.Instance, _ b: FleetHarness.Instance) async throws {
+        if asked { try await eventually("b answers the ask to cede") { commands(b, .rateLimit) > 0 } }
+        try await eventually("nothing in flight") {
+            let first = await a.client.inFlightCount()
+            let second = await b.client.inFlightCount()
+            return first == 0 && second == 0
+        }
+    }
+
     static func commands(_ instance: FleetHarness.Instance, _ component: RedisComponent) -> Int {
         instance.client.accounting.snapshot().count(component: component)
     }
@@ -58,6 +68,9 @@ struct FleetCoordinationTests {
                 operation: "chat.postMessage"
             ),
         ]
+
+        /// The kinds held by demand leases beyond the allowance (concurrency has its own pool).
+        static let leased: [HeldKind] = all.filter { ["fixed window", "rolling window", "token bucket"].contains($0.name) }
     }
 
     /// 1,000 decisions on held allowances send nothing at all: not one command from any component of either instance
@@ -91,6 +104,43 @@ struct FleetCoordinationTests {
             statsAfter["info", default: 0] -= 1  // the first commandStats call itself
             #expect(statsAfter.filter { $0.value != 0 } == statsBefore.filter { $0.value != 0 }, "the server saw nothing")
         }
+    }
+
+    /// A key past its allowance on one instance leases more; then the decisions the lease covers send nothing at
+    /// all either: not one command from any component of either instance, nothing in `INFO commandstats`.
+    @Test(arguments: HeldKind.leased)
+    func decisionsOnALeaseSendNoRedisCommand(_ kind: HeldKind) async throws {
+        try await withFleet { fleet in try await Self.spendOnALease(kind, fleet) }
+    }
+
+    /// The body of ``decisionsOnALeaseSendNoRedisCommand(_:)`` (a function, not a closure: Swift 6.3.1's
+    /// region-isolation pass crashes on it as a closure).
+    static func spendOnALease(_ kind: HeldKind, _ fleet: FleetHarness) async throws {
+        let settings = configuration(["api": kind.profile])
+        let a = try await fleet.addInstance(settings)
+        let b = try await fleet.addInstance(settings)
+        try await fleet.advance(by: kind.window + .seconds(2), step: .seconds(1), instances: [a, b])
+        try await fleet.settle(instances: [a, b])
+        let key = try GuardKey(integration: "api", tenant: "hot", operation: kind.operation)
+        // Past the allowance (a fixed 75% of 4,000 over two members: 1,500): the lease is taken here, and when it
+        // asked the fleet to cede, b answers.
+        let statsAtStart = try await fleet.observer.commandStats()
+        let spent = await a.spend(1_600, on: key)
+        #expect(spent == 1_600)
+        let leased = a.client.accounting.snapshot().count(component: .rateLimit)
+        #expect(leased > 0, "a leased past its allowance")
+        let statsAfterLease = try await fleet.observer.commandStats()
+        let asked = statsAfterLease["publish", default: 0] > statsAtStart["publish", default: 0]
+        try await settleCedes(asked: asked, a, b)
+        let sentBefore = (a.client.accounting.snapshot(), b.client.accounting.snapshot())
+        let statsBefore = try await fleet.observer.commandStats()
+        let covered = await a.spend(500, on: key)
+        #expect(covered == 500, "the lease covers 500 more")
+        #expect(a.client.accounting.snapshot().subtracting(sentBefore.0).counts.isEmpty, "a sent nothing")
+        #expect(b.client.accounting.snapshot().subtracting(sentBefore.1).counts.isEmpty, "b sent nothing")
+        var statsAfter = try await fleet.observer.commandStats()
+        statsAfter["info", default: 0] -= 1
+        #expect(statsAfter.filter { $0.value != 0 } == statsBefore.filter { $0.value != 0 }, "the server saw nothing")
     }
 
     @Test func idleKeysCostOnlyMembershipHeartbeats() async throws {
