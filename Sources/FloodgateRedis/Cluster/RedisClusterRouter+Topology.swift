@@ -73,21 +73,27 @@ extension RedisClusterRouter {
 
     /// Whether it differs from the topology it replaces.
     func install(_ topology: RedisClusterTopology) -> Bool {
-        let (stale, changed) = state.withLock { state -> ([RedisConnection], Bool) in
+        let (stale, waiting, changed) = state.withLock { state in
             let changed = state.topology != topology
             state.topology = topology
             if changed {
                 logger.info("Redis cluster topology changed", metadata: ["redis.primaries": "\(topology.primaries)"])
             }
-            // Links to nodes that are no longer primaries close once drained; a later command reconnects if needed.
+            // Links to nodes that are no longer primaries close once drained, and callers waiting for one being made
+            // fail (a retry goes to the slot's new owner); a later command reconnects if needed.
             let primaries = Set(topology.primaries)
             var stale: [RedisConnection] = []
-            for (address, link) in state.links where !primaries.contains(address) {
-                if case .connected(let connection) = link.state { stale.append(connection) }
+            var waiting: [EventLoopPromise<RedisConnection>] = []
+            for address in Array(state.links.keys) where !primaries.contains(address) {
+                let (connection, waiters) = state.links[address]!.shutDown()
+                if let connection { stale.append(connection) }
+                waiting += waiters
                 state.links[address] = nil
             }
-            return (stale, changed)
+            return (stale, waiting, changed)
         }
+        let moved = RedisClientError(.connectionUnavailable, "that Redis cluster node is no longer a primary; retry")
+        for waiter in waiting { waiter.fail(moved) }
         for connection in stale { connection.closeWhenDrained(deadline: .now() + .seconds(2)) }
         return changed
     }
