@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -9,7 +10,9 @@ import Darwin
 /// A private Redis Cluster on loopback: `primaries` cluster-enabled `redis-server` children with `replicas` replicas
 /// each, joined by `redis-cli --cluster create`, ready once every node says `cluster_state:ok`.
 ///
-/// Tests start one per suite; failover tests kill a primary and wait for its replica to take over.
+/// Tests start one per suite; failover tests kill a primary and wait for its replica to take over. At most two
+/// clusters run at once in a process (a start waits for one to stop): on a small machine, more dozens of servers
+/// starting at once starve each other.
 public final class LocalRedisCluster: Sendable {
     /// Why the cluster could not be made ready.
     public struct StartError: Error, CustomStringConvertible {
@@ -20,6 +23,8 @@ public final class LocalRedisCluster: Sendable {
     public let nodes: [LocalRedisServer]
     /// How long a node may be unreachable before the others count it failed (`cluster-node-timeout`).
     public let nodeTimeout: Duration
+
+    private let stopped = Mutex(false)
 
     /// The URL of the first node; any node's URL works for a cluster-aware client.
     public var url: String { nodes[0].url }
@@ -33,7 +38,7 @@ public final class LocalRedisCluster: Sendable {
         return folders.map { $0 + "/redis-cli" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// Starts the nodes, creates the cluster and waits (up to 30 s) until every node agrees on it.
+    /// Starts the nodes, creates the cluster and waits (up to a minute) until every node agrees on it.
     public static func start(
         primaries: Int = 3,
         replicas: Int = 1,
@@ -44,23 +49,49 @@ public final class LocalRedisCluster: Sendable {
         guard findCLI() != nil else {
             throw StartError(description: "redis-cli is not installed: install it with `apt-get install -y redis-tools`")
         }
+        await ClusterSlots.shared.acquire()
+        do {
+            return try await create(primaries: primaries, replicas: replicas, nodeTimeout: nodeTimeout, arguments: arguments)
+        } catch {
+            await ClusterSlots.shared.release()
+            throw error
+        }
+    }
+
+    private static func create(
+        primaries: Int,
+        replicas: Int,
+        nodeTimeout: Duration,
+        arguments: [String]
+    ) async throws -> LocalRedisCluster {
         let milliseconds = Int(nodeTimeout.components.seconds * 1_000 + nodeTimeout.components.attoseconds / 1_000_000_000_000_000)
         let options = LocalRedisServer.Options(
             arguments: [
                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                 "--cluster-node-timeout", String(milliseconds), "--cluster-require-full-coverage", "no",
             ] + arguments,
-            clusterBus: true
+            clusterBus: true,
+            startTimeout: .seconds(30)
         )
         var nodes: [LocalRedisServer] = []
-        for _ in 0..<(primaries * (1 + replicas)) { nodes.append(try await LocalRedisServer.start(options)) }
+        do {
+            for _ in 0..<(primaries * (1 + replicas)) { nodes.append(try await LocalRedisServer.start(options)) }
+        } catch {
+            for node in nodes { node.kill() }
+            throw error
+        }
         let cluster = LocalRedisCluster(nodes: nodes, nodeTimeout: nodeTimeout)
-        let create = try await cluster.cli(
-            ["--cluster", "create"] + nodes.map { "\($0.host):\($0.port)" }
-                + ["--cluster-replicas", String(replicas), "--cluster-yes"]
-        )
-        guard create.status == 0 else { throw StartError(description: "redis-cli --cluster create failed: \(create.output.suffix(800))") }
-        try await cluster.waitUntilHealthy(timeout: .seconds(30))
+        do {
+            let create = try await cluster.cli(
+                ["--cluster", "create"] + nodes.map { "\($0.host):\($0.port)" }
+                    + ["--cluster-replicas", String(replicas), "--cluster-yes"]
+            )
+            guard create.status == 0 else { throw StartError(description: "redis-cli --cluster create failed: \(create.output.suffix(800))") }
+            try await cluster.waitUntilHealthy(timeout: .seconds(60))
+        } catch {
+            cluster.abandon()
+            throw error
+        }
         return cluster
     }
 
@@ -111,8 +142,52 @@ public final class LocalRedisCluster: Sendable {
         return (status, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
     }
 
-    /// Stops every node.
+    /// Stops every node (and frees this cluster's place among those that may run at once).
     public func stop() {
+        let first = stopped.withLock { stopped in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
+        stopNodes()
+        Task { await ClusterSlots.shared.release() }
+    }
+
+    /// Stops the nodes of a cluster that failed to start (its place is freed by the start that failed).
+    private func abandon() {
+        stopped.withLock { $0 = true }
+        stopNodes()
+    }
+
+    private func stopNodes() {
         for node in nodes { node.stop() }
+    }
+
+    deinit { stop() }
+}
+
+/// How many local clusters may run at once in this process.
+private actor ClusterSlots {
+    static let shared = ClusterSlots(count: 2)
+
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(count: Int) { free = count }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty {
+            free += 1
+        } else {
+            waiting.removeFirst().resume()
+        }
     }
 }

@@ -20,11 +20,14 @@ public final class LocalRedisServer: Sendable {
         public var tls: TLSFiles?
         /// Pick a port whose cluster bus port (the port + 10,000) is free too, for a cluster node.
         public var clusterBus: Bool
+        /// How long a start (or restart) may take until the server listens.
+        public var startTimeout: Duration
 
-        public init(arguments: [String] = [], tls: TLSFiles? = nil, clusterBus: Bool = false) {
+        public init(arguments: [String] = [], tls: TLSFiles? = nil, clusterBus: Bool = false, startTimeout: Duration = .seconds(10)) {
             self.arguments = arguments
             self.tls = tls
             self.clusterBus = clusterBus
+            self.startTimeout = startTimeout
         }
     }
 
@@ -139,10 +142,10 @@ public final class LocalRedisServer: Sendable {
         try await waitUntilListening(process)
     }
 
-    /// Waits (up to 10 s) until the port accepts connections *and* the listening socket is this child's, so a
+    /// Waits (up to the start timeout) until the port accepts connections *and* the listening socket is this child's, so a
     /// restart on the same port never mistakes another server for this one; fails early if the child exits.
     private func waitUntilListening(_ process: ChildProcess) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + options.startTimeout
         while ContinuousClock.now < deadline {
             guard process.isRunning else {
                 child.withLock { $0 = nil }
@@ -152,7 +155,7 @@ public final class LocalRedisServer: Sendable {
             if ListeningSockets.owner(ofLoopbackPort: port, is: process.pid) && Self.canConnect(port: port) { return }
             try await Task.sleep(for: .milliseconds(10))
         }
-        throw StartError(description: "redis-server (pid \(process.pid)) did not listen on port \(port) within 10 s")
+        throw StartError(description: "redis-server (pid \(process.pid)) did not listen on port \(port) within \(options.startTimeout)")
     }
 
     /// Stops the server with SIGTERM and waits for it to exit.

@@ -5,8 +5,8 @@ import FloodgateSimulation
 import FloodgateTestSupport
 import Testing
 
-/// Floodgate instances on a real Redis Cluster (three primaries, a replica each): the same limits and the same
-/// cost as on one server, and decisions that go on while a primary fails over.
+/// Floodgate instances on a real Redis Cluster (three primaries; a replica each for the failover): the same limits and
+/// the same cost as on one server, and decisions that go on while a primary fails over.
 @Suite("A fleet on a Redis Cluster", .serialized, .timeLimit(.minutes(5)))
 struct ClusterFleetTests {
     struct Outcome {
@@ -72,7 +72,7 @@ struct ClusterFleetTests {
     /// The primary holding the fleet's membership is killed: decisions on held allowances go on without it, its
     /// replica takes over, and the instances are back in shared mode, reading membership, without a restart.
     @Test func decisionsGoOnThroughAFailoverAndSharedModeReturns() async throws {
-        try await withFleet(onCluster: true) { fleet in
+        try await withFleet(onCluster: true, clusterReplicas: 1) { fleet in
             let profile = ProviderProfile.generic([.rollingWindow(limit: 4_000, window: .seconds(10))])
             let configuration = FleetCoordinationTests.configuration(["api": profile], fleetSize: 2)
             let a = try await fleet.addInstance(configuration, commandTimeout: .seconds(2))

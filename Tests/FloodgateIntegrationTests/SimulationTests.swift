@@ -66,7 +66,7 @@ struct SimulationTests {
         var workload = Workload()
         workload.minutes = 3
         let single = try await Simulation.run(workload, designs: ["naive", "floodgate"])
-        let cluster = try await LocalRedisCluster.start()
+        let cluster = try await LocalRedisCluster.start(replicas: 0)
         defer { cluster.stop() }
         let onCluster = try await Simulation.run(workload, designs: ["naive", "floodgate"], redisURL: cluster.nodes[2].url)
         for (one, many) in zip(single.designs, onCluster.designs) {

@@ -38,7 +38,7 @@ struct ClusterTests {
     static func keys(_ prefix: String, count: Int) -> [String] { (0..<count).map { "\(prefix):\($0)" } }
 
     @Test func routesEveryCommandKindToThePrimaryOfItsSlot() async throws {
-        let cluster = try await LocalRedisCluster.start()
+        let cluster = try await LocalRedisCluster.start(replicas: 0)
         defer { cluster.stop() }
         try await withRunningClient(Self.configuration(cluster, node: 1)) { client in
             let keys = Self.keys(uniqueKey(), count: 300)
@@ -130,7 +130,7 @@ struct ClusterTests {
     }
 
     @Test func accountingEqualsTheSumOfEveryNodesCommandStats() async throws {
-        let cluster = try await LocalRedisCluster.start()
+        let cluster = try await LocalRedisCluster.start(replicas: 0)
         defer { cluster.stop() }
         // The client talks to primaries only; a replica's statistics count the writes it applies from its primary.
         var primaries: [RedisConnection] = []
@@ -184,7 +184,7 @@ struct ClusterTests {
     /// incrementing keys in it: every call succeeds (`ASK` followed with `ASKING` while keys move, `MOVED` after)
     /// and the counters add up to the calls.
     @Test func followsAskAndMovedThroughALiveSlotMigrationUnderLoad() async throws {
-        let cluster = try await LocalRedisCluster.start()
+        let cluster = try await LocalRedisCluster.start(replicas: 0)
         defer { cluster.stop() }
         try await withRunningClient(Self.configuration(cluster)) { client in
             let tag = uniqueKey()

@@ -149,11 +149,11 @@ struct SidecarProcessTests {
     /// `floodgate serve --redis` with a cluster node's URL: shared mode, decisions and fleet events on the cluster,
     /// the health report naming its primaries, and a limit held across two sidecars.
     @Test func servesOnARedisClusterFromAnyNodesURL() async throws {
-        let cluster = try await LocalRedisCluster.start()
+        let cluster = try await LocalRedisCluster.start(replicas: 0)
         defer { cluster.stop() }
         let environment = ["FLOODGATE_LIMITS_HUBSPOT": "fixed:30/3600s", "FLEET_SIZE": "2"]
         let first = try await FloodgateProcess.serve(redisURL: cluster.nodes[1].url, environment: environment)
-        let second = try await FloodgateProcess.serve(redisURL: cluster.nodes[4].url, environment: environment)
+        let second = try await FloodgateProcess.serve(redisURL: cluster.nodes[2].url, environment: environment)
         try await first.waitUntilShared()
         try await second.waitUntilShared()
         let (primaries, slots) = try await first.withClient { client -> (Int?, Int?) in

@@ -185,9 +185,10 @@ func withFleet(
     start: WallInstant = WallInstant(nanosecondsSince1970: 1_767_225_600 * 1_000_000_000),
     redis options: LocalRedisServer.Options = .init(),
     onCluster: Bool = false,
+    clusterReplicas: Int = 0,
     _ body: (FleetHarness) async throws -> Void
 ) async throws {
-    let cluster = onCluster ? try await LocalRedisCluster.start() : nil
+    let cluster = onCluster ? try await LocalRedisCluster.start(replicas: clusterReplicas) : nil
     let server: LocalRedisServer
     if let cluster { server = cluster.nodes[0] } else { server = try await LocalRedisServer.start(options) }
     let harness = try FleetHarness(server: server, cluster: cluster, clock: ManualClock(start: start))
