@@ -243,6 +243,34 @@ struct ClusterTests {
         }
     }
 
+    /// A slot half set up for migration (`MIGRATING` on its owner, nothing `IMPORTING` on the target) sends a
+    /// missing key's command round in circles: the owner says `ASK` the target, the target says `MOVED` back. The
+    /// client follows 5 redirects, then fails with `.clusterRedirects`; once the slot is stable, the command works.
+    @Test func aCommandRedirectedInCirclesFailsAfterTheBound() async throws {
+        let cluster = try await LocalRedisCluster.start(replicas: 0)
+        defer { cluster.stop() }
+        try await withRunningClient(Self.configuration(cluster)) { client in
+            let tag = uniqueKey()
+            _ = try await client.get("{\(tag)}:warm-up")
+            let slot = RedisHashSlot.of(tag)
+            let topology = try #require(client.clusterTopology)
+            let owner = try #require(topology.primary(forSlot: slot))
+            let target = try #require(topology.primaries.first { $0 != owner })
+            let from = try await Self.direct(cluster.nodes.first { $0.port == owner.port }!)
+            let to = try await Self.direct(cluster.nodes.first { $0.port == target.port }!)
+            let toID = try await to.send(RedisCommand("CLUSTER MYID")).optionalString() ?? ""
+            _ = try await from.send(RedisCommand("CLUSTER SETSLOT", slot, "MIGRATING", toID))
+            let asksBefore = client.accounting.snapshot().count(command: "asking")
+            let error = await #expect(throws: RedisClientError.self) { try await client.get("{\(tag)}:missing") }
+            #expect(error?.code == .clusterRedirects, "\(String(describing: error))")
+            #expect(client.accounting.snapshot().count(command: "asking") > asksBefore, "ASK was followed with ASKING")
+            _ = try await from.send(RedisCommand("CLUSTER SETSLOT", slot, "STABLE"))
+            #expect(try await client.get("{\(tag)}:missing") == nil)
+            await from.close()
+            await to.close()
+        }
+    }
+
     /// A primary is killed under load: calls to its slots fail at once or with a clear error (none hangs past its
     /// timeout), its replica is promoted, and calls — scripts included — succeed again without a restart.
     @Test func survivesTheFailoverOfAPrimaryUnderLoad() async throws {
