@@ -3,7 +3,7 @@ import FloodgateRedis
 import Logging
 
 /// Runs a short mixed workload through one client and prints what it sent, by component and command, next to what
-/// the server counted (`INFO commandstats`).
+/// the server counted (`INFO commandstats`; on a cluster, summed over its primaries).
 struct RedisStatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "redis-stats",
@@ -33,14 +33,15 @@ struct RedisStatsCommand: AsyncParsableCommand {
             let client = try RedisClient(configuration: configuration, logger: Logger(label: "floodgate"))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await client.run() }
-                try await client.configResetStat()
+                // On a cluster every primary counts its own commands.
+                try await client.sendToEveryPrimary(RedisCommand("CONFIG RESETSTAT"))
                 let before = client.accounting.snapshot()
                 let clock = ContinuousClock()
                 let elapsed = try await clock.measure {
                     try await Self.workload(client, tasks: tasks, operations: operations)
                 }
                 let sent = client.accounting.snapshot().subtracting(before)
-                let counted = try await client.commandStats()
+                let counted = try await client.commandStatsOfEveryPrimary()
                 let protocolVersion = client.protocolVersion
                 group.cancelAll()
                 Self.report(sent: sent, counted: counted, elapsed: elapsed, protocolVersion: protocolVersion)
