@@ -72,7 +72,7 @@ final class RedisTrackingHub: Sendable {
     }
 
     func finish() {
-        let listeners = state.withLock { state in
+        let listeners: [AsyncStream<RedisInvalidation>.Continuation] = state.withLock { state in
             state.finished = true
             return state.listeners.removeAll()
         }
