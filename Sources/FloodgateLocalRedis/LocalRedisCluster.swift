@@ -23,6 +23,8 @@ public final class LocalRedisCluster: Sendable {
     public let nodes: [LocalRedisServer]
     /// How long a node may be unreachable before the others count it failed (`cluster-node-timeout`).
     public let nodeTimeout: Duration
+    /// The password every node requires (`requirepass`, and `masterauth` for replication), if any.
+    public let password: String?
 
     private let stopped = Mutex(false)
 
@@ -43,6 +45,7 @@ public final class LocalRedisCluster: Sendable {
         primaries: Int = 3,
         replicas: Int = 1,
         nodeTimeout: Duration = .milliseconds(1_000),
+        password: String? = nil,
         arguments: [String] = []
     ) async throws -> LocalRedisCluster {
         guard primaries >= 3 else { throw StartError(description: "redis-cli --cluster create needs at least 3 primaries") }
@@ -51,7 +54,9 @@ public final class LocalRedisCluster: Sendable {
         }
         await ClusterSlots.shared.acquire()
         do {
-            return try await create(primaries: primaries, replicas: replicas, nodeTimeout: nodeTimeout, arguments: arguments)
+            return try await create(
+                primaries: primaries, replicas: replicas, nodeTimeout: nodeTimeout, password: password, arguments: arguments
+            )
         } catch {
             await ClusterSlots.shared.release()
             throw error
@@ -62,6 +67,7 @@ public final class LocalRedisCluster: Sendable {
         primaries: Int,
         replicas: Int,
         nodeTimeout: Duration,
+        password: String?,
         arguments: [String]
     ) async throws -> LocalRedisCluster {
         let milliseconds = Int(nodeTimeout.components.seconds * 1_000 + nodeTimeout.components.attoseconds / 1_000_000_000_000_000)
@@ -69,7 +75,7 @@ public final class LocalRedisCluster: Sendable {
             arguments: [
                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                 "--cluster-node-timeout", String(milliseconds), "--cluster-require-full-coverage", "no",
-            ] + arguments,
+            ] + (password.map { ["--requirepass", $0, "--masterauth", $0] } ?? []) + arguments,
             clusterBus: true,
             startTimeout: .seconds(30)
         )
@@ -80,7 +86,7 @@ public final class LocalRedisCluster: Sendable {
             for node in nodes { node.kill() }
             throw error
         }
-        let cluster = LocalRedisCluster(nodes: nodes, nodeTimeout: nodeTimeout)
+        let cluster = LocalRedisCluster(nodes: nodes, nodeTimeout: nodeTimeout, password: password)
         do {
             let create = try await cluster.cli(
                 ["--cluster", "create"] + nodes.map { "\($0.host):\($0.port)" }
@@ -95,9 +101,10 @@ public final class LocalRedisCluster: Sendable {
         return cluster
     }
 
-    private init(nodes: [LocalRedisServer], nodeTimeout: Duration) {
+    private init(nodes: [LocalRedisServer], nodeTimeout: Duration, password: String?) {
         self.nodes = nodes
         self.nodeTimeout = nodeTimeout
+        self.password = password
     }
 
     /// Waits until every running node reports `cluster_state:ok`, knows all 16,384 slots, and every replica has
@@ -124,12 +131,14 @@ public final class LocalRedisCluster: Sendable {
         throw StartError(description: "the cluster was not healthy within \(timeout): \(last)")
     }
 
-    /// Runs `redis-cli` with `arguments` against this machine's loopback and returns its status and output.
+    /// Runs `redis-cli` with `arguments` (and the cluster's password) against this machine's loopback and returns its
+    /// status and output.
     public func cli(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32, output: String) {
         guard let cli = Self.findCLI() else { throw StartError(description: "redis-cli is not installed") }
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("floodgate-cli-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: log) }
-        let child = try ChildProcess(cli, arguments: ["-h", "127.0.0.1"] + arguments, output: log)
+        let auth = password.map { ["-a", $0, "--no-auth-warning"] } ?? []
+        let child = try ChildProcess(cli, arguments: ["-h", "127.0.0.1"] + auth + arguments, output: log)
         let deadline = ContinuousClock.now + timeout
         while child.isRunning {
             if ContinuousClock.now >= deadline {

@@ -108,6 +108,30 @@ struct ClusterTests {
         }
     }
 
+    /// A cluster that requires a password: the client authenticates on every primary it routes to (the URL's
+    /// credentials are the cluster's), and without the password every command fails at once, saying the server asked for authentication.
+    @Test func authenticatesOnEveryNodeOfAPasswordedCluster() async throws {
+        let cluster = try await LocalRedisCluster.start(replicas: 0, password: "cluster-secret")
+        defer { cluster.stop() }
+        let url = "redis://:cluster-secret@127.0.0.1:\(cluster.nodes[0].port)"
+        var configuration = try RedisClientConfiguration(url: url)
+        configuration.commandTimeout = .seconds(5)
+        try await withRunningClient(configuration) { client in
+            let keys = Self.keys(uniqueKey(), count: 60)
+            for key in keys { try await client.set(key, to: "v") }
+            #expect(client.clusterTopology?.primaries.count == 3)
+            #expect(try await client.pipeline(keys.map { RedisCommand("GET", $0) }).allSatisfy { (try? $0.get().optionalString()) == "v" })
+        }
+        var anonymous = Self.configuration(cluster)
+        anonymous.connectTimeout = .seconds(2)
+        try await withRunningClient(anonymous) { client in
+            let error = await #expect(throws: RedisClientError.self) { try await client.set("k", to: "v") }
+            // The handshake's refusal (`NOAUTH`) is why the command finds no connection.
+            #expect(error?.code == .connectionUnavailable, "\(String(describing: error))")
+            #expect(error?.message.contains("NOAUTH") == true, "\(String(describing: error))")
+        }
+    }
+
     /// `cluster=on` against a server that is not in a cluster: commands fail at once, saying why; `auto` (the
     /// default) uses it as the one server it is.
     @Test func clusterModeOnAPlainServerFailsClearly() async throws {
