@@ -25,6 +25,8 @@ public final class LocalRedisCluster: Sendable {
     public let nodeTimeout: Duration
     /// The password every node requires (`requirepass`, and `masterauth` for replication), if any.
     public let password: String?
+    /// TLS for clients, the cluster bus and replication (plain ports off), if any.
+    public let tls: LocalRedisServer.TLSFiles?
 
     private let stopped = Mutex(false)
 
@@ -46,6 +48,7 @@ public final class LocalRedisCluster: Sendable {
         replicas: Int = 1,
         nodeTimeout: Duration = .milliseconds(1_000),
         password: String? = nil,
+        tls: LocalRedisServer.TLSFiles? = nil,
         arguments: [String] = []
     ) async throws -> LocalRedisCluster {
         guard primaries >= 3 else { throw StartError(description: "redis-cli --cluster create needs at least 3 primaries") }
@@ -55,7 +58,8 @@ public final class LocalRedisCluster: Sendable {
         await ClusterSlots.shared.acquire()
         do {
             return try await create(
-                primaries: primaries, replicas: replicas, nodeTimeout: nodeTimeout, password: password, arguments: arguments
+                primaries: primaries, replicas: replicas, nodeTimeout: nodeTimeout, password: password, tls: tls,
+                arguments: arguments
             )
         } catch {
             await ClusterSlots.shared.release()
@@ -68,6 +72,7 @@ public final class LocalRedisCluster: Sendable {
         replicas: Int,
         nodeTimeout: Duration,
         password: String?,
+        tls: LocalRedisServer.TLSFiles?,
         arguments: [String]
     ) async throws -> LocalRedisCluster {
         let milliseconds = Int(nodeTimeout.components.seconds * 1_000 + nodeTimeout.components.attoseconds / 1_000_000_000_000_000)
@@ -75,7 +80,9 @@ public final class LocalRedisCluster: Sendable {
             arguments: [
                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                 "--cluster-node-timeout", String(milliseconds), "--cluster-require-full-coverage", "no",
-            ] + (password.map { ["--requirepass", $0, "--masterauth", $0] } ?? []) + arguments,
+            ] + (password.map { ["--requirepass", $0, "--masterauth", $0] } ?? [])
+                + (tls == nil ? [] : ["--tls-cluster", "yes", "--tls-replication", "yes"]) + arguments,
+            tls: tls,
             clusterBus: true,
             startTimeout: .seconds(30)
         )
@@ -86,7 +93,7 @@ public final class LocalRedisCluster: Sendable {
             for node in nodes { node.kill() }
             throw error
         }
-        let cluster = LocalRedisCluster(nodes: nodes, nodeTimeout: nodeTimeout, password: password)
+        let cluster = LocalRedisCluster(nodes: nodes, nodeTimeout: nodeTimeout, password: password, tls: tls)
         do {
             let create = try await cluster.cli(
                 ["--cluster", "create"] + nodes.map { "\($0.host):\($0.port)" }
@@ -101,10 +108,11 @@ public final class LocalRedisCluster: Sendable {
         return cluster
     }
 
-    private init(nodes: [LocalRedisServer], nodeTimeout: Duration, password: String?) {
+    private init(nodes: [LocalRedisServer], nodeTimeout: Duration, password: String?, tls: LocalRedisServer.TLSFiles?) {
         self.nodes = nodes
         self.nodeTimeout = nodeTimeout
         self.password = password
+        self.tls = tls
     }
 
     /// Waits until every running node reports `cluster_state:ok`, knows all 16,384 slots, and every replica has
@@ -138,7 +146,8 @@ public final class LocalRedisCluster: Sendable {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("floodgate-cli-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: log) }
         let auth = password.map { ["-a", $0, "--no-auth-warning"] } ?? []
-        let child = try ChildProcess(cli, arguments: ["-h", "127.0.0.1"] + auth + arguments, output: log)
+        let secure = tls.map { ["--tls", "--cacert", $0.caCertificatePath] } ?? []
+        let child = try ChildProcess(cli, arguments: ["-h", "127.0.0.1"] + auth + secure + arguments, output: log)
         let deadline = ContinuousClock.now + timeout
         while child.isRunning {
             if ContinuousClock.now >= deadline {

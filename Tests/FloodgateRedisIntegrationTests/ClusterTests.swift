@@ -132,6 +132,25 @@ struct ClusterTests {
         }
     }
 
+    /// A cluster over TLS (clients, bus and replication): the client learns every node's `tls-port` from
+    /// `CLUSTER SHARDS` and verifies each one against the private CA.
+    @Test func routesOverTLSToEveryPrimary() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        let cluster = try await LocalRedisCluster.start(replicas: 0, tls: certificates.redisTLSFiles)
+        defer { cluster.stop() }
+        var configuration = try RedisClientConfiguration(url: "rediss://127.0.0.1:\(cluster.nodes[1].port)")
+        configuration.tls = .trusting(caCertificatePath: certificates.caCertificate)
+        configuration.commandTimeout = .seconds(5)
+        try await withRunningClient(configuration) { client in
+            let keys = Self.keys(uniqueKey(), count: 60)
+            for key in keys { try await client.set(key, to: "over-tls") }
+            let topology = try #require(client.clusterTopology)
+            #expect(Set(topology.primaries.map(\.port)) == Set(cluster.nodes.map(\.port)), "the TLS ports")
+            for key in keys.prefix(20) { #expect(try await client.getString(key) == "over-tls") }
+        }
+    }
+
     /// `cluster=on` against a server that is not in a cluster: commands fail at once, saying why; `auto` (the
     /// default) uses it as the one server it is.
     @Test func clusterModeOnAPlainServerFailsClearly() async throws {
