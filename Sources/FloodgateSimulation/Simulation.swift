@@ -147,13 +147,10 @@ public enum Simulation {
             var slotConfiguration = configuration
             if let map = nodeMaps[slot] {
                 let seed = RedisNodeAddress(host: configuration.host, port: configuration.port)
-                let first = map[seed] ?? map.values.sorted()[0]
-                slotConfiguration.host = first.host
-                slotConfiguration.port = first.port
+                slotConfiguration = configuration.pointing(at: map[seed] ?? map.values.sorted()[0])
                 slotConfiguration.nodeAddressMap = map
             } else if let proxy = proxies[slot]?.first {
-                slotConfiguration.host = "127.0.0.1"
-                slotConfiguration.port = proxy.port
+                slotConfiguration = configuration.pointing(at: RedisNodeAddress(host: "127.0.0.1", port: proxy.port))
             }
             return try RedisClient(configuration: slotConfiguration)
         }

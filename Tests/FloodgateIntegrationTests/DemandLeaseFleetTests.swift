@@ -126,15 +126,9 @@ struct DemandLeaseFleetTests {
                     }
                 }
             }
-            var perWindow: [Int64: Int] = [:]
-            for time in allowed { perWindow[time / (20 * Self.second), default: 0] += 1 }
+            let perWindow = AllowedCalls.perFixedWindow(allowed, window: 20 * Self.second)
             #expect(perWindow.values.allSatisfy { $0 <= 100 }, "fixed 100 per 20 s: \(perWindow.sorted { $0.key < $1.key }.map(\.value))")
-            var start = 0
-            var busiest = 0
-            for end in allowed.indices {
-                while allowed[end] - allowed[start] >= 30 * Self.second { start += 1 }
-                busiest = max(busiest, end - start + 1)
-            }
+            let busiest = AllowedCalls.busiestRolling(allowed, window: 30 * Self.second)
             #expect(busiest <= 120, "rolling 120 per 30 s: \(busiest)")
             #expect(cutAllowed > 0, "the cut-off instance went on deciding on what it held (its allowance while its view was fresh)")
             // 60 s under 120 per rolling 30 s: at most about 240; the hot key is offered 36 a second.

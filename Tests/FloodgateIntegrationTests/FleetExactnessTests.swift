@@ -29,16 +29,10 @@ struct FleetExactnessTests {
     /// True times of allowed calls per tenant; checked against every policy afterwards.
     static func check(_ allowed: [Int64]) {
         // Rolling: no 10 s interval holds more than 60.
-        var start = 0
-        var busiestRolling = 0
-        for end in allowed.indices {
-            while allowed[end] - allowed[start] >= 10 * second { start += 1 }
-            busiestRolling = max(busiestRolling, end - start + 1)
-        }
+        let busiestRolling = AllowedCalls.busiestRolling(allowed, window: 10 * second)
         #expect(busiestRolling <= 60, "rolling 60 per 10 s")
         // Fixed: no aligned 30 s window holds more than 150.
-        var perWindow: [Int64: Int] = [:]
-        for time in allowed { perWindow[time / (30 * second), default: 0] += 1 }
+        let perWindow = AllowedCalls.perFixedWindow(allowed, window: 30 * second)
         #expect(perWindow.values.allSatisfy { $0 <= 150 }, "fixed 150 per 30 s")
         // Token bucket: any closed interval of length τ holds at most 12 + τ / 125 ms calls.
         for i in allowed.indices {

@@ -254,14 +254,8 @@ public final class RedisClient: Service, RedisCommandSending {
     /// Opens a connection to the server of the URL or, once the client knows it talks to a cluster, to its
     /// `target`th node in turn (the URL's, the seeds, then every node of the last topology).
     func openConnection(target: Int) async throws -> RedisConnection {
-        var node = configuration
-        if cluster.isActive {
-            let address = cluster.reconnectTarget(attempt: target)
-            node.host = address.host
-            node.port = address.port
-        }
-        return try await RedisConnection.connect(
-            configuration: node,
+        try await RedisConnection.connect(
+            configuration: cluster.isActive ? configuration.pointing(at: cluster.reconnectTarget(attempt: target)) : configuration,
             eventLoop: eventLoop,
             accounting: accounting,
             sslContext: sslContext,

@@ -76,12 +76,8 @@ extension RedisClusterRouter {
     func dialled(_ address: RedisNodeAddress) -> RedisNodeAddress { configuration.nodeAddressMap[address] ?? address }
 
     func open(_ address: RedisNodeAddress) async throws -> RedisConnection {
-        let target = dialled(address)
-        var node = configuration
-        node.host = target.host
-        node.port = target.port
-        return try await RedisConnection.connect(
-            configuration: node,
+        try await RedisConnection.connect(
+            configuration: configuration.pointing(at: dialled(address)),
             eventLoop: eventLoop,
             accounting: accounting,
             sslContext: sslContext,

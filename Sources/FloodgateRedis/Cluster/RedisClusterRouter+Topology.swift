@@ -3,42 +3,49 @@ import NIOCore
 
 /// Reading the cluster's topology: on demand (a redirect, a lost primary), at most every ``refreshPause``.
 extension RedisClusterRouter {
-    /// Asks the topology loop for a fresh read.
-    func requestRefresh() {
+    /// Asks the topology loop for a fresh read (then a connection to every primary).
+    func requestRefresh() { wakeTopologyLoop { $0.refreshWanted = true } }
+
+    /// Asks the topology loop for a connection to every primary of the topology already read.
+    func requestLinks() { wakeTopologyLoop { $0.linksWanted = true } }
+
+    private func wakeTopologyLoop(_ want: (inout State) -> Void) {
         let demand = state.withLock { state -> EventLoopPromise<Void>? in
-            state.refreshWanted = true
+            want(&state)
             defer { state.refreshDemand = nil }
             return state.refreshDemand
         }
         demand?.succeed()
     }
 
-    /// Reads the topology whenever asked, at most once per ``refreshPause``, until shutdown.
+    /// Reads the topology whenever asked, at most once per ``refreshPause``, and connects to every primary,
+    /// until shutdown.
     func maintainTopology() async {
         var unchanged = 0
         while true {
             let promise = eventLoop.makePromise(of: Void.self)
-            let next = state.withLock { state -> Bool? in
+            let next = state.withLock { state -> (refresh: Bool, links: Bool)? in
                 if state.shutDown { return nil }
-                if state.refreshWanted {
-                    state.refreshWanted = false
-                    return true
-                }
-                state.refreshDemand = promise
-                return false
+                let wanted = (refresh: state.refreshWanted, links: state.linksWanted)
+                state.refreshWanted = false
+                state.linksWanted = false
+                if !wanted.refresh && !wanted.links { state.refreshDemand = promise }
+                return wanted
             }
-            guard let refreshNow = next else {
+            guard let next else {
                 promise.succeed()
                 return
             }
-            if !refreshNow {
+            if !next.refresh && !next.links {
                 try? await promise.futureResult.get()
                 continue
             }
             promise.succeed()
-            unchanged = await refresh() ? 0 : unchanged + 1
+            if next.refresh { unchanged = await refresh() ? 0 : unchanged + 1 }
             await connectPrimaries()
-            await pause.sleep(for: min(Self.refreshPause * (1 << min(unchanged, 10)), Self.longestRefreshPause))
+            if next.refresh {
+                await pause.sleep(for: min(Self.refreshPause * (1 << min(unchanged, 10)), Self.longestRefreshPause))
+            }
         }
     }
 
@@ -48,8 +55,8 @@ extension RedisClusterRouter {
         for address in primaries { _ = try? await connection(to: address) }
     }
 
-    /// Reads `CLUSTER SHARDS` from the control connection, else from each known node in turn.
-    /// Whether the topology changed.
+    /// Reads `CLUSTER SHARDS` from the control connection, else from each known node in turn; whether the
+    /// topology changed.
     func refresh() async -> Bool {
         let (control, known) = state.withLock { ($0.control, $0.topology?.nodes ?? []) }
         var sources: [(RedisNodeAddress?, () async throws -> RedisConnection)] = []

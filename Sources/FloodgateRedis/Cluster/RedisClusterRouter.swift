@@ -26,6 +26,8 @@ final class RedisClusterRouter: Sendable {
         var links: [RedisNodeAddress: RedisNodeLinkStateMachine] = [:]
         var dedicated: [RedisNodeAddress: RedisDedicatedPool] = [:]
         var refreshWanted = false
+        /// The topology is known but the primaries' connections may not be open yet.
+        var linksWanted = false
         var refreshDemand: EventLoopPromise<Void>?
         var shutDown = false
     }
@@ -79,7 +81,7 @@ final class RedisClusterRouter: Sendable {
             state.control = connection
             state.topology = topology
         }
-        requestRefresh()  // which also connects to every primary
+        requestLinks()
         if !active.exchange(true, ordering: .relaxed) {
             logger.info(
                 "Redis is a cluster",

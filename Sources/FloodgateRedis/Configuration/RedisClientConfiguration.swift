@@ -191,6 +191,14 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The same settings for another server: a cluster node, or the next node to reconnect through.
+    public func pointing(at address: RedisNodeAddress) -> RedisClientConfiguration {
+        var node = self
+        node.host = address.host
+        node.port = address.port
+        return node
+    }
+
     /// The server's address and options, with the password redacted.
     public var description: String {
         let scheme = tls == nil ? "redis" : "rediss"
