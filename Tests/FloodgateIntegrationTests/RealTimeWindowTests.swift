@@ -31,6 +31,10 @@ struct RealTimeWindowTests {
                         instanceID: "rt\(index)",
                         profiles: ["api": profile],
                         fleetSize: 2,
+                        // The skew bound, 250 ms unless FLOODGATE_REPORT_SKEW_MS says otherwise (for the figure).
+                        maximumClockSkew: .milliseconds(
+                            Int64(ProcessInfo.processInfo.environment["FLOODGATE_REPORT_SKEW_MS"] ?? "") ?? 250
+                        ),
                         heartbeatInterval: .milliseconds(500),
                         membershipTTL: .seconds(2)
                     ),
