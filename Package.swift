@@ -12,7 +12,10 @@ let package = Package(
         .library(name: "FloodgateRESP", targets: ["FloodgateRESP"]),
         .library(name: "FloodgateRedis", targets: ["FloodgateRedis"]),
         .library(name: "FloodgateLocalRedis", targets: ["FloodgateLocalRedis"]),
+        .library(name: "FloodgateCore", targets: ["FloodgateCore"]),
+        .library(name: "FloodgateBudget", targets: ["FloodgateBudget"]),
         .library(name: "Floodgate", targets: ["Floodgate"]),
+        .library(name: "FloodgateTesting", targets: ["FloodgateTesting"]),
         .library(name: "FloodgateServer", targets: ["FloodgateServer"]),
         .executable(name: "floodgate", targets: ["floodgate"]),
     ],
@@ -51,10 +54,38 @@ let package = Package(
             // Async APIs run on their caller's executor: a caller on the connection's event loop never hops.
             swiftSettings: strictSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
-        // The guards: keys, policies, limits, fleet coordination, breakers, back-off, response classification.
+        // The decision engine, sans-IO: keys, policies, limits, breakers, back-off, demand leases, the membership
+        // view, and the typed effects a driver performs. No Redis, HTTP or configuration dependency.
+        .target(
+            name: "FloodgateCore",
+            swiftSettings: strictSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+        ),
+        // The Redis command budget of a pay-per-command plan. Apart from the cache, which depends on it: the budget
+        // cannot import the cache, so "the budget cannot reach the cache" (no recursion) is checked by the compiler.
+        .target(
+            name: "FloodgateBudget",
+            dependencies: [
+                "FloodgateCore",
+                "FloodgateRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+        ),
+        // Test support for apps that guard calls with Floodgate: a manual clock to drive windows, leases and breakers.
+        .target(
+            name: "FloodgateTesting",
+            dependencies: ["FloodgateCore"],
+            swiftSettings: strictSettings
+        ),
+        // The driver: the `Floodgate` service that performs the engine's effects on Redis (the key schema, the
+        // ledger, membership, pub/sub), the two-tier response cache, response classification.
         .target(
             name: "Floodgate",
             dependencies: [
+                "FloodgateCore",
+                "FloodgateBudget",
                 "FloodgateRedis",
                 "FloodgateRESP",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -71,6 +102,7 @@ let package = Package(
             name: "FloodgateSimulation",
             dependencies: [
                 "Floodgate",
+                "FloodgateTesting",
                 "FloodgateRedis",
                 "FloodgateLocalRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -128,10 +160,17 @@ let package = Package(
             path: "Tests/FloodgateTestSupport",
             swiftSettings: strictSettings
         ),
+        // The engine alone: limits, breakers, back-off, demand leases, keys, policies, clocks. No Redis, no I/O.
+        .testTarget(
+            name: "FloodgateCoreTests",
+            dependencies: ["FloodgateCore", "FloodgateTesting", "FloodgateTestSupport"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "FloodgateTests",
             dependencies: [
                 "Floodgate",
+                "FloodgateTesting",
                 "FloodgateSimulation",
                 "FloodgateTestSupport",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -144,6 +183,7 @@ let package = Package(
             name: "FloodgateIntegrationTests",
             dependencies: [
                 "Floodgate",
+                "FloodgateTesting",
                 "FloodgateRedis",
                 "FloodgateLocalRedis",
                 "FloodgateSimulation",

@@ -1,4 +1,5 @@
 import Floodgate
+import FloodgateTesting
 import FloodgateLocalRedis
 import FloodgateRedis
 import FloodgateSimulation

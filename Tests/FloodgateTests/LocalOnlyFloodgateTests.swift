@@ -1,5 +1,6 @@
 import Configuration
 import Floodgate
+import FloodgateTesting
 import FloodgateTestSupport
 import Testing
 

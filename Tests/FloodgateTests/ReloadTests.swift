@@ -1,4 +1,5 @@
 import Floodgate
+import FloodgateTesting
 import FloodgateTestSupport
 import Testing
 

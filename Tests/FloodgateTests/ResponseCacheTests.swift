@@ -2,6 +2,7 @@ import FloodgateTestSupport
 import Synchronization
 import Testing
 @testable import Floodgate
+import FloodgateTesting
 
 /// The response cache's near tier on a manual clock (memory store: no Redis).
 @Suite("Response cache, near tier", .timeLimit(.minutes(3)))

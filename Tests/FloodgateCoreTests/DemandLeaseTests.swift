@@ -1,0 +1,72 @@
+@testable import FloodgateCore
+import Testing
+
+/// The instance's side of a demand ledger and the skew margins of fixed windows, as pure state.
+struct DemandLeaseTests {
+    static let second: Int64 = 1_000_000_000
+    static let ledger = DemandLedger(kind: .fixed, limit: 100, allowanceTotal: 72, window: 60 * second, skew: 250_000_000)
+
+    @Test func asksForTwiceItsDemandUntilTheLedgerAnswersShortThenForTheDemandAndAQuarter() {
+        var lease = DemandLease()
+        for offset in 0..<20 { lease.offer(at: Int64(offset) * Self.second, window: 60 * Self.second) }
+        #expect(lease.demand == 20)
+        #expect(lease.want(used: 10, limit: 100) == 42)
+        lease.install(
+            DemandLedger.Grant(calls: 30, until: 60 * Self.second, retryAt: 61 * Self.second, askedToCede: true, short: true),
+            used: 10, committedUntil: 600 * Self.second, at: 20 * Self.second
+        )
+        #expect(lease.contended)
+        #expect(lease.want(used: 30, limit: 100) == 31, "one more than spent: the demand and a quarter is 26")
+        #expect(lease.limit(allowance: 18, at: 30 * Self.second) == 30, "the lease's calls while it lasts")
+        #expect(lease.limit(allowance: 18, at: 70 * Self.second) == 0, "nothing new while committed")
+        #expect(lease.limit(allowance: 18, at: 601 * Self.second) == 18, "the allowance once the commitment ends")
+        #expect(!lease.isRefused(at: 21 * Self.second), "it was granted more than it had spent")
+        #expect(lease.demand == 20, "and demand is counted per window")
+    }
+
+    @Test func aRequestFreezesWhatWasSpentUntilTheLedgerAnswers() {
+        var lease = DemandLease()
+        lease.begin(used: 7, committedUntil: 600 * Self.second, at: Self.second)
+        #expect(lease.limit(allowance: 18, at: 2 * Self.second) == 7, "no window holds more than the entry will say")
+        lease.install(
+            DemandLedger.Grant(calls: 0, until: 60 * Self.second, retryAt: 60 * Self.second, askedToCede: false, short: true),
+            used: 7, committedUntil: 600 * Self.second, at: Self.second
+        )
+        #expect(lease.isRefused(at: 59 * Self.second) && !lease.isRefused(at: 60 * Self.second), "refused locally until capacity can return")
+        #expect(lease.limit(allowance: 18, at: 2 * Self.second) == 7)
+    }
+
+    @Test func aCedeGivesTheAllowanceUpAndKeepsWhatWasSpent() {
+        var lease = DemandLease()
+        lease.cede(used: 2, committedUntil: 600 * Self.second, at: Self.second)
+        #expect(lease.isCommitted(at: 599 * Self.second) && !lease.isCommitted(at: 600 * Self.second))
+        #expect(lease.limit(allowance: 18, at: 2 * Self.second) == 0)
+        #expect(lease.nextLimit(allowance: 18, windowEnd: 60 * Self.second, ledger: Self.ledger, at: 2 * Self.second) == 0)
+    }
+
+    @Test func aLeaseEndingWithItsWindowCarriesWhatTheLedgerCountsIntoTheNext() {
+        var lease = DemandLease()
+        lease.install(
+            DemandLedger.Grant(calls: 60, until: 60 * Self.second, retryAt: 0, askedToCede: false, short: false),
+            used: 10, committedUntil: 600 * Self.second, at: Self.second
+        )
+        // ⌊60 × 4 × 250 ms / 60 s⌋ + 1 = 2 calls of the window's last margin may count into the next window.
+        #expect(lease.nextLimit(allowance: 18, windowEnd: 60 * Self.second, ledger: Self.ledger, at: 59 * Self.second) == 2)
+        #expect(Self.ledger.carry(of: 60) == 2)
+    }
+
+    @Test func aFixedWindowCountsCallsInItsSkewMarginsInBothWindows() {
+        let margin: Int64 = 250_000_000
+        var counter = FixedWindowCounter(limit: 3, window: 10 * Self.second, margin: margin)
+        counter.nextLimit = 1
+        #expect(counter.tryAcquire(at: 5 * Self.second) == .allowed)
+        #expect(counter.tryAcquire(at: 10 * Self.second - margin) == .allowed, "the last margin, counted in the next window too")
+        #expect(counter.tryAcquire(at: 10 * Self.second - 1) != .allowed, "the next window allows one such call")
+        // The next window starts with the call it was given, and its first margin needs room in the previous one.
+        #expect(counter.used(at: 10 * Self.second) == 1)
+        #expect(counter.tryAcquire(at: 10 * Self.second) == .allowed, "the previous window had room: 2 of 3")
+        #expect(counter.tryAcquire(at: 10 * Self.second + 1) != .allowed, "now it is full: 3 of 3")
+        #expect(counter.tryAcquire(at: 10 * Self.second + margin) == .allowed, "past the margin, only this window counts")
+        #expect(counter.used(at: 11 * Self.second) == 3)
+    }
+}
