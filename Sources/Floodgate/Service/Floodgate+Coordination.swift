@@ -6,8 +6,9 @@ import Logging
 /// succeeds.
 extension Floodgate {
     /// Asks the ledger for a lease for one policy (or, with `cede`, gives its allowance up for others to lease), or
-    /// waits for the request already in flight for it.
-    func lease(scope: GuardKey, position: Int, cede: Bool = false, leaving: Bool = false) async {
+    /// waits for the request already in flight for it. The engine says what to ask and installs the answer; this
+    /// performs the one script call in between.
+    func lease(_ policy: PolicyReference, cede: Bool = false, leaving: Bool = false) async {
         guard let fleet else { return }
         guard !coordinationOff else {
             // Switched off (or shedding) since the decision: decide on what is held, send nothing.
@@ -16,63 +17,63 @@ extension Floodgate {
         }
         let now = clock.now().nanosecondsSince1970
         let task = engine.withLock { engine -> Task<Void, Never>? in
-            let index = engine.index(of: position, in: scope)
-            guard let state = engine.scopes[scope], state.guards.indices.contains(index) else { return nil }
-            if let pending = state.guards[index].pendingLease { return cede ? nil : pending }
+            guard let state = engine.scopes[policy.scope], state.guards.indices.contains(policy.index) else { return nil }
+            if state.guards[policy.index].leaseInFlight { return cede ? nil : leasesInFlight.withLock { $0[policy] } }
             guard let found = engine.leaseRequest(
-                scope: scope, position: position, holder: configuration.instanceID, at: now, cede: cede, leaving: leaving
+                for: policy, holder: configuration.instanceID, at: now, cede: cede, leaving: leaving
             ) else {
                 // Nothing to ask (no view yet, or the membership is ending): refuse locally for a recovery interval
                 // rather than decide again at once.
-                engine.refuseLocally(scope: scope, position: position, until: now + configuration.recoveryInterval.nanoseconds)
+                engine.refuseLocally(policy, until: now + configuration.recoveryInterval.nanoseconds)
                 return nil
             }
             let ledger = found.ledger
             var request = found.request
-            if !cede, engine.mayAskToCede(scope: scope, position: position, at: now) {
+            if !cede, engine.mayAskToCede(policy, at: now) {
                 request.cedeChannel = fleet.eventsChannel
-                request.cedeMessage = FleetEvent.cedeWanted(scope: scope, index: index).message(from: configuration.instanceID)
+                request.cedeMessage = FleetEvent.cedeWanted(scope: policy.scope, index: policy.index)
+                    .message(from: configuration.instanceID)
             }
-            let key = fleet.schema.key(.rateLimit, for: scope) + ":\(index)"
+            let key = fleet.schema.key(.rateLimit, for: policy)
             let task = Task {
+                let grant: DemandLedger.Grant?
                 do {
-                    let grant = try await ledger.request(request, key: key, via: fleet.client.labelled(.rateLimit))
-                    self.engine.withLock {
-                        $0.installLease(
-                            grant, used: request.used, committedUntil: request.committedUntil, cede: cede,
-                            scope: scope, position: position, at: now
-                        )
-                    }
+                    grant = try await ledger.request(request, key: key, via: fleet.client.labelled(.rateLimit))
                 } catch {
-                    self.coordinationFailed(error, doing: cede ? "a cede for \(scope)" : "a lease for \(scope)")
-                    self.engine.withLock {
-                        $0.installLease(nil, used: 0, committedUntil: now, cede: cede, scope: scope, position: position, at: now)
-                    }
+                    self.coordinationFailed(error, doing: cede ? "a cede for \(policy.scope)" : "a lease for \(policy.scope)")
+                    grant = nil
+                }
+                self.engine.withLock {
+                    $0.installLease(
+                        grant, used: grant == nil ? 0 : request.used,
+                        committedUntil: grant == nil ? now : request.committedUntil, cede: cede, for: policy, at: now
+                    )
+                    _ = self.leasesInFlight.withLock { $0.removeValue(forKey: policy) }
                 }
             }
-            engine.scopes[scope]?.guards[index].pendingLease = task
+            // Under the engine's lock, so that a caller that sees the request in flight finds its task.
+            leasesInFlight.withLock { $0[policy] = task }
             return task
         }
         await task?.value
     }
 
     /// Takes a lease of the pool of a concurrency policy; nil when the pool is full or Redis failed.
-    func concurrencyLease(scope: GuardKey, position: Int, at now: Int64) async -> String? {
+    func concurrencyLease(_ policy: PolicyReference, at now: Int64) async -> String? {
         guard let fleet else { return nil }
         guard !coordinationOff else {
             engine.withLock { $0.setHealthy(false) }
             return nil
         }
-        let found = engine.withLock { engine -> (PolicyPlan, Int, String)? in
-            let index = engine.index(of: position, in: scope)
-            guard let state = engine.scopes[scope], state.guards.indices.contains(index) else { return nil }
+        let found = engine.withLock { engine -> (PolicyPlan, String)? in
+            guard let state = engine.scopes[policy.scope], state.guards.indices.contains(policy.index) else { return nil }
             engine.leaseCounter += 1
-            return (state.template.plans[index], index, "\(configuration.instanceID):\(engine.leaseCounter)")
+            return (state.template.plans[policy.index], "\(configuration.instanceID):\(engine.leaseCounter)")
         }
-        guard let (plan, index, lease) = found else { return nil }
+        guard let (plan, lease) = found else { return nil }
         do {
             let granted = try await fleet.takeConcurrencyLease(
-                key: concurrencyKey(scope, index: index),
+                key: concurrencyKey(policy),
                 lease: lease,
                 limit: plan.poolLimit,
                 now: now,
@@ -81,23 +82,18 @@ extension Floodgate {
             )
             return granted ? lease : nil
         } catch {
-            coordinationFailed(error, doing: "a concurrency lease for \(scope)")
+            coordinationFailed(error, doing: "a concurrency lease for \(policy.scope)")
             return nil
         }
     }
 
-    func concurrencyKey(_ scope: GuardKey, index: Int) -> String {
-        (fleet?.schema.key(.concurrency, for: scope) ?? "") + ":\(index)"
+    func concurrencyKey(_ policy: PolicyReference) -> String {
+        fleet?.schema.key(.concurrency, for: policy) ?? ""
     }
 
     /// Gives back pool concurrency leases taken for a call that was refused after all.
-    func releasePoolLeases(_ leases: [Int: String], key: GuardKey) {
-        guard !leases.isEmpty else { return }
-        let connectionCount = engine.withLock { $0.scopes[key.connection]?.guards.count ?? 0 }
-        for (position, lease) in leases {
-            let scope = position < connectionCount ? key.connection : key
-            workSink.yield(.releaseConcurrency(scope: scope, position: position, lease: lease))
-        }
+    func releasePoolLeases(_ leases: [PolicyReference: String]) {
+        for (policy, lease) in leases { workSink.yield(.releaseConcurrency(policy, lease: lease)) }
     }
 
     /// Whether the fleet lets this half-open probe out (one of the breaker's `halfOpenProbes` per open period).

@@ -28,7 +28,7 @@ extension Floodgate {
         if let fleet, let joined = joinedAt.value {
             // Hand what this instance held over to the fleet: its entries keep only what it spent.
             let handOver = engine.withLock { $0.handOverCandidates(at: clock.now().nanosecondsSince1970) }
-            for (scope, position) in handOver { await lease(scope: scope, position: position, cede: true, leaving: true) }
+            for policy in handOver { await lease(policy, cede: true, leaving: true) }
             let now = clock.now().nanosecondsSince1970
             _ = try? await fleet.heartbeat(joinedAt: joined, expiresAt: now, now: now, retention: retention, collect: false)
         }
@@ -190,16 +190,14 @@ extension Floodgate {
                     let component: RedisComponent
                     if case .backoff = event { component = .backoff } else { component = .breaker }
                     try await fleet.publish(event, keepFor: max(1_000_000_000, keepFor), component: component)
-                case .cede(let scope, let position, let shrink):
-                    await lease(scope: scope, position: position, cede: !shrink)
-                case .releaseConcurrency(let scope, let position, let lease):
-                    let index = engine.withLock { $0.index(of: position, in: scope) }
-                    try await fleet.releaseConcurrencyLease(key: concurrencyKey(scope, index: index), lease: lease)
+                case .cede(let policy, let shrink):
+                    await lease(policy, cede: !shrink)
+                case .releaseConcurrency(let policy, let lease):
+                    try await fleet.releaseConcurrencyLease(key: concurrencyKey(policy), lease: lease)
                 case .probeSucceeded(let integration, let epoch):
                     let policy = configuration.breakerPolicy(for: integration)
-                    let key = try GuardKey(integration: integration, tenant: "fleet")
                     if try await fleet.probeSucceeded(
-                        key: fleet.schema.integrationKey(.breaker, for: key),
+                        key: fleet.schema.integrationKey(.breaker, integration: integration),
                         epoch: epoch,
                         probes: policy.halfOpenProbes
                     ) {
@@ -244,9 +242,8 @@ extension Floodgate {
             }
             for (integration, totals, policy) in reports {
                 do {
-                    let key = try GuardKey(integration: integration, tenant: "fleet")
                     let fleetTotals = try await fleet.reportBreaker(
-                        key: fleet.schema.integrationKey(.breaker, for: key),
+                        key: fleet.schema.integrationKey(.breaker, integration: integration),
                         totals: totals,
                         now: now,
                         window: policy.reportWindow

@@ -27,6 +27,9 @@ public final class Floodgate: Service, Sendable {
     let logger: Logger
     let fleet: FleetRedis?
     let engine: Mutex<GuardEngine>
+    /// The lease requests on their way, one per policy at most (the engine marks the policy; the task is the
+    /// driver's). Taken only under the engine's lock.
+    let leasesInFlight = Mutex<[PolicyReference: Task<Void, Never>]>([:])
     /// Shadow mode's would-be refusals, by integration and reason.
     let shadowCounts = Mutex<[String: [FloodgateError.Code: Int]]>([:])
     let work: AsyncStream<FleetWork>
@@ -157,7 +160,7 @@ public final class Floodgate: Service, Sendable {
 
     /// One unit of a call: the whole decision, or (`limitsOnly`) the limits alone.
     private func acquireUnit(_ key: GuardKey, limitsOnly: Bool, deadline: WallInstant?) async throws -> FloodgatePermit {
-        var preHeld: [Int: String] = [:]
+        var preHeld: [PolicyReference: String] = [:]
         var leaseRounds = 0
         while true {
             let now = clock.now().nanosecondsSince1970
@@ -175,10 +178,10 @@ public final class Floodgate: Service, Sendable {
                 )
                 if let shadow = try await refuse(key, error, at: now, deadline: deadline) { return shadow }
             case .refused(let error):
-                releasePoolLeases(preHeld, key: key)
+                releasePoolLeases(preHeld)
                 preHeld = [:]
                 if let shadow = try await refuse(key, error, at: now, deadline: deadline) { return shadow }
-            case .needsLease(let scope, let position):
+            case .needsLease(let policy):
                 // A lease answers at once: more than a few rounds for one call means the answer cannot serve it.
                 leaseRounds += 1
                 guard leaseRounds <= 3 else {
@@ -191,12 +194,12 @@ public final class Floodgate: Service, Sendable {
                     leaseRounds = 0
                     continue
                 }
-                await lease(scope: scope, position: position)
-            case .needsConcurrencyLease(let scope, let position):
-                if let lease = await concurrencyLease(scope: scope, position: position, at: now) {
-                    preHeld[position] = lease
+                await lease(policy)
+            case .needsConcurrencyLease(let policy):
+                if let lease = await concurrencyLease(policy, at: now) {
+                    preHeld[policy] = lease
                 } else {
-                    releasePoolLeases(preHeld, key: key)
+                    releasePoolLeases(preHeld)
                     preHeld = [:]
                     let error = FloodgateError(
                         .rateLimited,
@@ -273,7 +276,7 @@ public final class Floodgate: Service, Sendable {
             if case .cancelled = outcome { cancelled = true } else { cancelled = false }
             // A shadow permit took no capacity: it gives none back.
             for release in permit.shadowRefusal == nil ? engine.release(permit, giveBackWindows: cancelled, at: now) : [] {
-                effects.append(.releaseConcurrency(scope: release.scope, position: release.position, lease: release.lease))
+                effects.append(.releaseConcurrency(release.policy, lease: release.lease))
             }
             let integration = permit.key.integration
             switch outcome {
@@ -361,11 +364,10 @@ public final class Floodgate: Service, Sendable {
     /// Applies a fleet event and reports the breaker change it caused, if any.
     func applyFleetEvent(_ event: FleetEvent, at now: Int64) {
         if case .cedeWanted(let scope, let index) = event {
-            let found = engine.withLock { engine -> (GuardEngine.CedeAnswer, Int)? in
-                guard let answer = engine.answerToCede(scope: scope, index: index, at: now) else { return nil }
-                return (answer, index + (scope.operation == nil ? 0 : engine.scopes[scope.connection]?.guards.count ?? 0))
+            let policy = PolicyReference(scope: scope, index: index)
+            if let answer = engine.withLock({ $0.answerToCede(policy, at: now) }) {
+                workSink.yield(.cede(policy, shrink: answer == .shrink))
             }
-            if let (answer, position) = found { workSink.yield(.cede(scope: scope, position: position, shrink: answer == .shrink)) }
             return
         }
         if let change = engine.withLock({ $0.apply(event, at: now) }) {

@@ -3,10 +3,10 @@ package enum FleetWork: Sendable {
     /// Tell the fleet (state hash + channel).
     case publish(FleetEvent)
     /// Give a pool concurrency lease back.
-    case releaseConcurrency(scope: GuardKey, position: Int, lease: String)
+    case releaseConcurrency(PolicyReference, lease: String)
     /// Cede this instance's allowance of a policy another instance found short (or, `shrink`, lease again for
     /// what the demand needs, giving back the rest of a lease taken without contention).
-    case cede(scope: GuardKey, position: Int, shrink: Bool)
+    case cede(PolicyReference, shrink: Bool)
     /// Count a successful half-open probe of the open period ending at `epoch`.
     case probeSucceeded(integration: String, epoch: Int64)
 }

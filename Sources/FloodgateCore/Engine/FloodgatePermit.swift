@@ -37,8 +37,7 @@ public struct FloodgatePermit: Sendable {
 
 /// One concurrency permit held by a call: from the instance's share, or a lease of the fleet's pool in Redis.
 package struct ConcurrencyHold: Sendable, Hashable {
-    package let scope: GuardKey
-    package let position: Int
+    package let policy: PolicyReference
     /// The pool lease's id, or nil when the permit came from the instance's share.
     package let poolLease: String?
 }

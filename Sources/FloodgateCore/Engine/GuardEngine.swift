@@ -71,7 +71,7 @@ package struct GuardEngine: Sendable {
         package var recheckAt: Int64 = .max
 
         package var isIdle: Bool {
-            guards.allSatisfy { $0.share.inFlight == 0 && $0.pendingLease == nil } && backoff.until == nil
+            guards.allSatisfy { $0.share.inFlight == 0 && !$0.leaseInFlight } && backoff.until == nil
         }
     }
 
@@ -83,7 +83,8 @@ package struct GuardEngine: Sendable {
         package var lease = DemandLease()
         /// When the counter's limit must be set again (the lease ends).
         package var limitUntil: Int64 = .max
-        package var pendingLease: Task<Void, Never>?
+        /// A lease request (or cede) for this policy is on its way: the driver performs one at a time per policy.
+        package var leaseInFlight = false
 
         /// Sets the counter's limit for `now` from the lease or the allowance.
         package mutating func applyLimit(at now: Int64, plan: PolicyPlan) {
@@ -125,9 +126,9 @@ package struct GuardEngine: Sendable {
         case allowed(FloodgatePermit, needsFleetProbe: Bool)
         case refused(FloodgateError)
         /// The ledger must be asked for a lease for this policy, then the decision retried.
-        case needsLease(scope: GuardKey, position: Int)
+        case needsLease(PolicyReference)
         /// The pool must be asked for a concurrency lease for this policy, then the decision retried.
-        case needsConcurrencyLease(scope: GuardKey, position: Int)
+        case needsConcurrencyLease(PolicyReference)
     }
 
     package private(set) var settings: Settings
@@ -156,12 +157,12 @@ package struct GuardEngine: Sendable {
     // MARK: Deciding
 
     /// Decides a call on `key` at `now`. `preHeld` are pool concurrency leases already taken for this call, by
-    /// position (scope-major: the connection's policies first). With `limitsOnly` (the further units of a weighted
+    /// policy. With `limitsOnly` (the further units of a weighted
     /// call) only the limits are checked and taken: the back-off and the breaker admitted the call's first unit.
     package mutating func decide(
         _ key: GuardKey,
         at now: Int64,
-        preHeld: [Int: String],
+        preHeld: [PolicyReference: String],
         limitsOnly: Bool = false,
         switchedOff: Bool = false
     ) -> Step {
@@ -184,21 +185,20 @@ package struct GuardEngine: Sendable {
         // One lookup for the tenant connection (its back-off, its breaker, its limits), one for the operation.
         let connectionIndex = scopeIndex(connection, at: now)
         var breaker: BreakerBox? = nil
-        var base = 0
         Self.refreshShares(&scopes.values[connectionIndex], at: now, settings: settings, context: context, view: view)
         var refusal = Self.admitConnection(
             &scopes.values[connectionIndex], key: key, at: now, settings: settings, context: context, preHeld: preHeld,
-            limitsOnly: limitsOnly, holds: &holds, probe: &probe, breaker: &breaker, policyCount: &base
+            limitsOnly: limitsOnly, holds: &holds, probe: &probe, breaker: &breaker
         )
         if case .none = refusal, key.operation != nil {
             let operationIndex = scopeIndex(key, at: now)
             Self.refreshShares(&scopes.values[operationIndex], at: now, settings: settings, context: context, view: view)
             refusal = Self.take(
-                &scopes.values[operationIndex], key: key, base: base, at: now, settings: settings, context: context,
+                &scopes.values[operationIndex], key: key, at: now, settings: settings, context: context,
                 preHeld: preHeld, holds: &holds
             )
             if case .some = refusal, let index = scopes.index(forKey: connection) {
-                Self.undo(&scopes.values[index], base: 0, count: base, preHeld: preHeld, at: now)
+                Self.undo(&scopes.values[index], key: connection, count: scopes.values[index].guards.count, preHeld: preHeld, at: now)
                 if probe != nil { breaker?.machine.cancelProbe() }
             }
         }
@@ -228,17 +228,15 @@ package struct GuardEngine: Sendable {
         at now: Int64,
         settings: Settings,
         context: ShareContext,
-        preHeld: [Int: String],
+        preHeld: [PolicyReference: String],
         limitsOnly: Bool,
         holds: inout [ConcurrencyHold],
         probe: inout Int64?,
-        breaker breakerOut: inout BreakerBox?,
-        policyCount: inout Int
+        breaker breakerOut: inout BreakerBox?
     ) -> Step? {
         breakerOut = limitsOnly ? nil : scope.breaker
-        policyCount = scope.guards.count
         if limitsOnly {
-            return take(&scope, key: key.connection, base: 0, at: now, settings: settings, context: context, preHeld: preHeld, holds: &holds)
+            return take(&scope, key: key.connection, at: now, settings: settings, context: context, preHeld: preHeld, holds: &holds)
         }
         if case .refused(let until) = scope.backoff.admit(at: now) {
             return .refused(
@@ -266,7 +264,7 @@ package struct GuardEngine: Sendable {
             }
         }
         let refusal = take(
-            &scope, key: key.connection, base: 0, at: now, settings: settings, context: context, preHeld: preHeld,
+            &scope, key: key.connection, at: now, settings: settings, context: context, preHeld: preHeld,
             holds: &holds
         )
         if case .some = refusal, probe != nil { scope.breaker?.machine.cancelProbe() }
@@ -298,20 +296,19 @@ package struct GuardEngine: Sendable {
     private static func take(
         _ scope: inout Scope,
         key: GuardKey,
-        base: Int,
         at now: Int64,
         settings: Settings,
         context: ShareContext,
-        preHeld: [Int: String],
+        preHeld: [PolicyReference: String],
         holds: inout [ConcurrencyHold]
     ) -> Step? {
         scope.lastUsed = now
         let coordinated = !settings.localOnly && context.healthy && !context.switchedOff
         for index in scope.guards.indices {
-            let position = base + index
+            let policy = PolicyReference(scope: key, index: index)
             let plan = scope.template.plans[index]
-            if plan.kind == .concurrency, let lease = preHeld[position] {
-                holds.append(ConcurrencyHold(scope: key, position: position, poolLease: lease))
+            if plan.kind == .concurrency, let lease = preHeld[policy] {
+                holds.append(ConcurrencyHold(policy: policy, poolLease: lease))
                 continue
             }
             if plan.ledger != nil, !settings.localOnly {
@@ -320,11 +317,11 @@ package struct GuardEngine: Sendable {
             }
             let shareDecision = scope.guards[index].share.tryAcquire(at: now)
             if case .allowed = shareDecision {
-                if plan.kind == .concurrency { holds.append(ConcurrencyHold(scope: key, position: position, poolLease: nil)) }
+                if plan.kind == .concurrency { holds.append(ConcurrencyHold(policy: policy, poolLease: nil)) }
                 continue
             }
             func refusal(_ retryAt: Int64?) -> Step {
-                undo(&scope, base: base, count: index, preHeld: preHeld, at: now)
+                undo(&scope, key: key, count: index, preHeld: preHeld, at: now)
                 return .refused(
                     FloodgateError(
                         .rateLimited,
@@ -339,25 +336,24 @@ package struct GuardEngine: Sendable {
                 return refusal(shareRetry ?? (plan.kind == .concurrency ? nil : now + plan.window))
             }
             if plan.kind == .concurrency {
-                undo(&scope, base: base, count: index, preHeld: preHeld, at: now)
-                return .needsConcurrencyLease(scope: key, position: position)
+                undo(&scope, key: key, count: index, preHeld: preHeld, at: now)
+                return .needsConcurrencyLease(policy)
             }
             let lease = scope.guards[index].lease
             if lease.isRefused(at: now) { return refusal(min(lease.refusedUntil, shareRetry ?? .max)) }
             // Refused inside a fixed window's skew margin with room left: a lease would not help.
             if let usage = scope.guards[index].share.usage(at: now), usage.used < usage.limit { return refusal(shareRetry) }
-            undo(&scope, base: base, count: index, preHeld: preHeld, at: now)
-            return .needsLease(scope: key, position: position)
+            undo(&scope, key: key, count: index, preHeld: preHeld, at: now)
+            return .needsLease(policy)
         }
         return nil
     }
 
     /// Gives back the permits of the first `count` policies of a scope, taken at `time` (concurrency pool leases,
     /// `preHeld`, are the caller's).
-    package static func undo(_ scope: inout Scope, base: Int, count: Int, preHeld: [Int: String], at time: Int64) {
+    package static func undo(_ scope: inout Scope, key: GuardKey, count: Int, preHeld: [PolicyReference: String], at time: Int64) {
         for index in 0..<count {
-            let position = base + index
-            if scope.template.plans[index].kind == .concurrency, preHeld[position] != nil { continue }
+            if scope.template.plans[index].kind == .concurrency, preHeld[PolicyReference(scope: key, index: index)] != nil { continue }
             scope.guards[index].share.undo(at: time)
         }
     }
@@ -419,16 +415,15 @@ package struct GuardEngine: Sendable {
     /// Releases a permit's concurrency permits and, for a call that never went out, gives back its window permits.
     /// Returns the pool leases to release in Redis. A permit without concurrency permits that went out touches no
     /// scope at all.
-    package mutating func release(_ permit: FloodgatePermit, giveBackWindows: Bool, at now: Int64) -> [(scope: GuardKey, position: Int, lease: String)] {
+    package mutating func release(_ permit: FloodgatePermit, giveBackWindows: Bool, at now: Int64) -> [(policy: PolicyReference, lease: String)] {
         guard giveBackWindows || !permit.concurrency.isEmpty else { return [] }
-        var poolReleases: [(scope: GuardKey, position: Int, lease: String)] = []
+        var poolReleases: [(policy: PolicyReference, lease: String)] = []
         let connection = permit.key.connection
-        let base = scopes[connection]?.guards.count ?? 0
         if scopes[connection] != nil {
-            Self.release(permit, in: &scopes[connection]!, key: connection, base: 0, giveBackWindows: giveBackWindows, at: now, pool: &poolReleases)
+            Self.release(permit, in: &scopes[connection]!, key: connection, giveBackWindows: giveBackWindows, at: now, pool: &poolReleases)
         }
         if permit.key.operation != nil, scopes[permit.key] != nil {
-            Self.release(permit, in: &scopes[permit.key]!, key: permit.key, base: base, giveBackWindows: giveBackWindows, at: now, pool: &poolReleases)
+            Self.release(permit, in: &scopes[permit.key]!, key: permit.key, giveBackWindows: giveBackWindows, at: now, pool: &poolReleases)
         }
         return poolReleases
     }
@@ -437,18 +432,17 @@ package struct GuardEngine: Sendable {
         _ permit: FloodgatePermit,
         in scope: inout Scope,
         key: GuardKey,
-        base: Int,
         giveBackWindows: Bool,
         at now: Int64,
-        pool: inout [(scope: GuardKey, position: Int, lease: String)]
+        pool: inout [(policy: PolicyReference, lease: String)]
     ) {
         for index in scope.guards.indices {
-            let position = base + index
+            let policy = PolicyReference(scope: key, index: index)
             let plan = scope.template.plans[index]
             if plan.kind == .concurrency {
-                guard let hold = permit.concurrency.first(where: { $0.position == position }) else { continue }
+                guard let hold = permit.concurrency.first(where: { $0.policy == policy }) else { continue }
                 if let lease = hold.poolLease {
-                    pool.append((key, position, lease))
+                    pool.append((policy, lease))
                 } else {
                     scope.guards[index].share.undo(at: now)
                 }
@@ -463,14 +457,13 @@ package struct GuardEngine: Sendable {
     /// What a lease request for one policy needs to say, and the ledger to ask; nil when the scope is gone or a
     /// request is already on its way (`pending` then holds it).
     package mutating func leaseRequest(
-        scope key: GuardKey,
-        position: Int,
+        for policy: PolicyReference,
         holder: String,
         at now: Int64,
         cede: Bool,
         leaving: Bool = false
     ) -> (ledger: DemandLedger, request: DemandLedger.Request)? {
-        let index = index(of: position, in: key)
+        let (key, index) = (policy.scope, policy.index)
         guard let view, scopes[key] != nil, scopes[key]!.guards.indices.contains(index),
             let ledger = scopes[key]!.template.plans[index].ledger, let joined = view.selfJoinedAt
         else { return nil }
@@ -515,6 +508,7 @@ package struct GuardEngine: Sendable {
         )
         request.leaving = leaving
         scopes[key]!.guards[index].lease.begin(used: used, committedUntil: committed, at: now)
+        scopes[key]!.guards[index].leaseInFlight = true
         scopes[key]!.guards[index].applyLimit(at: now, plan: plan)
         return (ledger, request)
     }
@@ -522,14 +516,13 @@ package struct GuardEngine: Sendable {
     /// The policies whose entries a leaving instance should rewrite: those with a lease within the last window or a
     /// commitment in force (its entry must neither outlast the window in which the others still count it, nor keep
     /// what it no longer spends).
-    package func handOverCandidates(at now: Int64) -> [(scope: GuardKey, position: Int)] {
-        var found: [(scope: GuardKey, position: Int)] = []
+    package func handOverCandidates(at now: Int64) -> [PolicyReference] {
+        var found: [PolicyReference] = []
         for (key, scope) in scopes {
-            let base = key.operation == nil ? 0 : scopes[key.connection]?.guards.count ?? 0
             for index in scope.guards.indices where scope.template.plans[index].ledger != nil {
                 let lease = scope.guards[index].lease
                 let recent = (lease.lease?.until ?? .min) &+ scope.template.plans[index].window > now
-                if recent || lease.isCommitted(at: now) { found.append((key, base + index)) }
+                if recent || lease.isCommitted(at: now) { found.append(PolicyReference(scope: key, index: index)) }
             }
         }
         return found
@@ -541,11 +534,10 @@ package struct GuardEngine: Sendable {
         used: Int,
         committedUntil: Int64,
         cede: Bool,
-        scope key: GuardKey,
-        position: Int,
+        for policy: PolicyReference,
         at now: Int64
     ) {
-        let index = index(of: position, in: key)
+        let (key, index) = (policy.scope, policy.index)
         guard scopes[key] != nil, scopes[key]!.guards.indices.contains(index) else { return }
         if let grant {
             if cede {
@@ -555,21 +547,21 @@ package struct GuardEngine: Sendable {
             }
             scopes[key]!.guards[index].applyLimit(at: now, plan: scopes[key]!.template.plans[index])
         }
-        scopes[key]!.guards[index].pendingLease = nil
+        scopes[key]!.guards[index].leaseInFlight = false
     }
 
     /// Whether a lease request for one policy may ask the fleet to cede (at most once a second: cedes land within
     /// milliseconds, and a shortage nobody can relieve, such as allowances of members that just left, must not cost
     /// an ask every 50 ms retry).
-    package func mayAskToCede(scope key: GuardKey, position: Int, at now: Int64) -> Bool {
-        let index = index(of: position, in: key)
-        guard let scope = scopes[key], scope.guards.indices.contains(index) else { return false }
+    package func mayAskToCede(_ policy: PolicyReference, at now: Int64) -> Bool {
+        let index = policy.index
+        guard let scope = scopes[policy.scope], scope.guards.indices.contains(index) else { return false }
         return scope.guards[index].lease.mayAskToCede(at: now, period: 1_000_000_000)
     }
 
     /// Refuses calls of one policy locally until `until` (no lease can be asked for now).
-    package mutating func refuseLocally(scope key: GuardKey, position: Int, until: Int64) {
-        let index = index(of: position, in: key)
+    package mutating func refuseLocally(_ policy: PolicyReference, until: Int64) {
+        let (key, index) = (policy.scope, policy.index)
         guard scopes[key] != nil, scopes[key]!.guards.indices.contains(index) else { return }
         scopes[key]!.guards[index].lease.refuse(until: until)
     }
@@ -579,7 +571,8 @@ package struct GuardEngine: Sendable {
     /// taken without contention, larger than that). Makes the scope when it is new here (it spent nothing).
     package enum CedeAnswer { case cede, shrink }
 
-    package mutating func answerToCede(scope key: GuardKey, index: Int, at now: Int64) -> CedeAnswer? {
+    package mutating func answerToCede(_ policy: PolicyReference, at now: Int64) -> CedeAnswer? {
+        let (key, index) = (policy.scope, policy.index)
         guard !settings.localOnly, healthy, !switchedOff else { return nil }
         if key.operation != nil, scopes[key.connection] == nil { scopes[key.connection] = makeScope(key.connection, at: now) }
         if scopes[key] == nil { scopes[key] = makeScope(key, at: now) }
@@ -587,7 +580,7 @@ package struct GuardEngine: Sendable {
         Self.refreshShares(&scope, at: now, settings: settings, context: ShareContext(healthy: healthy, epoch: epoch, switchedOff: switchedOff), view: view)
         defer { scopes[key] = scope }
         var guardState = scope.guards[index]
-        guard guardState.pendingLease == nil else { return nil }
+        guard !guardState.leaseInFlight else { return nil }
         let used = guardState.share.usage(at: now)?.used ?? 0
         if guardState.lease.isCommitted(at: now) {
             guard let held = guardState.lease.lease, held.until > now, !guardState.lease.contended else { return nil }
@@ -598,11 +591,6 @@ package struct GuardEngine: Sendable {
         }
         guard guardState.allowance > 0 else { return nil }
         return used < guardState.allowance / 2 ? .cede : nil
-    }
-
-    /// The index within its scope of a policy position.
-    package func index(of position: Int, in key: GuardKey) -> Int {
-        position - (key.operation == nil ? 0 : scopes[key.connection]?.guards.count ?? 0)
     }
 
     /// Installs a membership view.

@@ -46,12 +46,23 @@ public struct RedisKeySchema: Sendable, Hashable {
         return key.operation.map { "\(base):\($0)" } ?? base
     }
 
+    /// The Redis key holding one policy's `kind` state (its ledger, or its concurrency pool):
+    /// `<prefix>:{<integration>:<tenant>}:<kind>[:<operation>]:<policy index>`.
+    package func key(_ kind: Kind, for policy: PolicyReference) -> String {
+        "\(key(kind, for: policy.scope)):\(policy.index)"
+    }
+
     /// A key of state that belongs to the whole fleet (membership, open breakers and back-offs, the events channel),
     /// all under the hash tag `{fleet}`: `<prefix>:{fleet}:<name>`.
     public func fleetKey(_ name: String) -> String { "\(prefix):{fleet}:\(name)" }
 
     /// The Redis key holding `kind` state shared by the whole integration of `key` (its breaker).
     public func integrationKey(_ kind: Kind, for key: GuardKey) -> String {
-        "\(prefix):{\(key.integration)}:\(kind.rawValue)"
+        integrationKey(kind, integration: key.integration)
+    }
+
+    /// The Redis key holding `kind` state shared by a whole integration (its breaker): `<prefix>:{<integration>}:<kind>`.
+    public func integrationKey(_ kind: Kind, integration: String) -> String {
+        "\(prefix):{\(integration)}:\(kind.rawValue)"
     }
 }
