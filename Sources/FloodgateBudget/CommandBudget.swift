@@ -38,14 +38,26 @@ public final class CommandBudget: Service, Sendable {
         /// Commands per 30-day period counted from the epoch (nil: none). A plan's month rarely starts there: set
         /// the daily allowance for exact plan periods.
         public var perMonth: Int?
-        /// How often usage is shared with the fleet.
+        /// How often usage is shared with the fleet while the projection is within reach of the allowance (and
+        /// while shedding, and until the fleet's rate is known).
         public var interval: Duration
+        /// The longest gap between two reports, taken while even four times the fleet's last rate would leave
+        /// half the headroom unused until the next report (``nextReportDelay``). A sudden surge of more than
+        /// that goes unseen for at most this long.
+        public var maximumInterval: Duration
         public var keyPrefix: String
 
-        public init(perDay: Int? = nil, perMonth: Int? = nil, interval: Duration = .seconds(60), keyPrefix: String = "fg") {
+        public init(
+            perDay: Int? = nil,
+            perMonth: Int? = nil,
+            interval: Duration = .seconds(60),
+            maximumInterval: Duration = .seconds(900),
+            keyPrefix: String = "fg"
+        ) {
             self.perDay = perDay
             self.perMonth = perMonth
             self.interval = interval
+            self.maximumInterval = maximumInterval
             self.keyPrefix = keyPrefix
         }
 
@@ -56,6 +68,9 @@ public final class CommandBudget: Service, Sendable {
                 throw FloodgateError(.invalidConfiguration, "budget: perMonth must be positive")
             }
             if interval <= .zero { throw FloodgateError(.invalidConfiguration, "budget: interval must be positive") }
+            if maximumInterval < interval {
+                throw FloodgateError(.invalidConfiguration, "budget: maximumInterval must be at least interval")
+            }
             _ = try RedisKeySchema(prefix: keyPrefix)
         }
     }
@@ -70,7 +85,8 @@ public final class CommandBudget: Service, Sendable {
         public var projected: Int
         public var allowance: Int?
         /// The most commands this budget itself sends per instance in any 24 hours: one `INCRBY` per allowance per
-        /// interval, plus an `EXPIRE` on each period key it creates (at most two day keys and two month keys).
+        /// interval, plus an `EXPIRE` on each period key it creates (at most two day keys and two month keys). Far
+        /// from the allowance it reports less often (``Configuration/maximumInterval``) and sends less.
         public var ownCommandsPerDay: Int
         /// The fleet's Redis commands per minute between the last two reports (nil before two reports): every
         /// instance adds its usage to the shared counter, so its reply is the fleet's, at no extra command.
@@ -142,7 +158,7 @@ public final class CommandBudget: Service, Sendable {
             while !Task.isCancelled {
                 await self.report()
                 do {
-                    try await self.clock.sleep(until: self.clock.now().advanced(by: self.configuration.interval))
+                    try await self.clock.sleep(until: self.clock.now().advanced(by: self.nextReportDelay))
                 } catch {
                     return
                 }
@@ -153,9 +169,25 @@ public final class CommandBudget: Service, Sendable {
     static let day: Int64 = 86_400_000_000_000
     static let month: Int64 = 30 * day
 
-    /// Adds this instance's commands since the last report to the fleet's counters and recomputes the level.
-    /// Public so that tests and replays on virtual time can drive it.
-    public func report() async {
+    /// How long after a report the next one is due: ``Configuration/interval`` while shedding, before the fleet's
+    /// rate is known, or while the projection is near the allowance; otherwise the time in which the fleet, at four
+    /// times its last rate, would use half the headroom left under the allowance — at most
+    /// ``Configuration/maximumInterval``.
+    public var nextReportDelay: Duration {
+        let (interval, maximum) = (configuration.interval, configuration.maximumInterval)
+        return state.withLock { state in
+            guard state.level == .normal, let perMinute = state.fleetCommandsPerMinute, perMinute > 0,
+                let allowance = configuration.perDay ?? configuration.perMonth, allowance > state.projected
+            else { return interval }
+            let seconds = Double(allowance - state.projected) / 2 / (4 * perMinute / 60)
+            guard seconds.isFinite else { return maximum }
+            return min(maximum, max(interval, .seconds(min(seconds, 1e9))))
+        }
+    }
+
+    /// Adds this instance's commands since the last report to the fleet's counters and recomputes the level (the
+    /// service's loop calls it every ``nextReportDelay``).
+    package func report() async {
         guard redisSwitch.isOn else { return }  // the kill switch: not even the budget's own INCRBY
         let now = clock.now().nanosecondsSince1970
         let total = client.accounting.snapshot().total

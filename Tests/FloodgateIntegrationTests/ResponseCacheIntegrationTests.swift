@@ -111,6 +111,48 @@ struct ResponseCacheIntegrationTests {
         }
     }
 
+    /// Far from its allowance the budget reports at its longest interval; as the projection nears the allowance the
+    /// gap shrinks, and once shedding it is back to the shortest.
+    @Test func theBudgetReportsLessOftenTheFurtherItIsFromItsAllowance() async throws {
+        let clock = ManualClock()
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let client = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
+        let configuration = CommandBudget.Configuration(perDay: 200_000, interval: .seconds(60), maximumInterval: .seconds(900))
+        let budget = try CommandBudget(configuration: configuration, client: client, clock: clock)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            defer { group.cancelAll() }
+            _ = try await client.ping()
+            await budget.report()
+            #expect(budget.nextReportDelay == .seconds(60), "the fleet's rate is not known yet")
+            func minute(of commands: Int) async throws {
+                for _ in 0..<commands { _ = try await client.ping() }
+                clock.advance(by: .seconds(60))
+                await budget.report()
+            }
+            // 100 a minute projects about 144,000 a day: four times that rate would need hours to use half the rest.
+            try await minute(of: 100)
+            #expect(budget.level == .normal)
+            #expect(budget.nextReportDelay == .seconds(900))
+            // 130 a minute projects about 187,000: closer, so sooner than the longest, later than the shortest.
+            try await minute(of: 130)
+            #expect(budget.level == .normal)
+            let nearer = budget.nextReportDelay
+            #expect(nearer > .seconds(60) && nearer < .seconds(900), "\(nearer)")
+            // 160 a minute projects beyond 200,000: shedding, and reporting every interval.
+            try await minute(of: 160)
+            #expect(budget.level == .nearCacheOnly)
+            #expect(budget.nextReportDelay == .seconds(60))
+        }
+    }
+
+    @Test func aBudgetWhoseLongestIntervalIsShorterThanItsIntervalIsRefused() {
+        #expect(throws: FloodgateError.self) {
+            try CommandBudget.Configuration(perDay: 1_000, interval: .seconds(60), maximumInterval: .seconds(30)).validate()
+        }
+    }
+
     /// What the budget sends over a replayed 24 hours that cross a period boundary, counted by the server: what its
     /// status says it costs, to the command.
     @Test(arguments: [
