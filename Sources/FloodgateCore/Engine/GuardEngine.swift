@@ -177,40 +177,52 @@ package struct GuardEngine: Sendable {
             }
             epoch += 1
         }
-        let settings = self.settings
-        let context = ShareContext(healthy: healthy, epoch: epoch, switchedOff: switchedOff)
+        let decision = Decision(
+            key: key, now: now, settings: settings, preHeld: preHeld, limitsOnly: limitsOnly,
+            context: ShareContext(healthy: healthy, epoch: epoch, switchedOff: switchedOff)
+        )
         let connection = key.connection
-        var holds: [ConcurrencyHold] = []
-        var probe: Int64? = nil
+        var taken = Taken()
         // One lookup for the tenant connection (its back-off, its breaker, its limits), one for the operation.
         let connectionIndex = scopeIndex(connection, at: now)
-        var breaker: BreakerBox? = nil
-        Self.refreshShares(&scopes.values[connectionIndex], at: now, settings: settings, context: context, view: view)
-        var refusal = Self.admitConnection(
-            &scopes.values[connectionIndex], key: key, at: now, settings: settings, context: context, preHeld: preHeld,
-            limitsOnly: limitsOnly, holds: &holds, probe: &probe, breaker: &breaker
-        )
+        Self.refreshShares(&scopes.values[connectionIndex], at: now, settings: settings, context: decision.context, view: view)
+        var refusal = Self.admitConnection(&scopes.values[connectionIndex], for: decision, into: &taken)
         if case .none = refusal, key.operation != nil {
             let operationIndex = scopeIndex(key, at: now)
-            Self.refreshShares(&scopes.values[operationIndex], at: now, settings: settings, context: context, view: view)
-            refusal = Self.take(
-                &scopes.values[operationIndex], key: key, at: now, settings: settings, context: context,
-                preHeld: preHeld, holds: &holds
-            )
+            Self.refreshShares(&scopes.values[operationIndex], at: now, settings: settings, context: decision.context, view: view)
+            refusal = Self.take(&scopes.values[operationIndex], of: key, for: decision, into: &taken)
             if case .some = refusal, let index = scopes.index(forKey: connection) {
                 Self.undo(&scopes.values[index], key: connection, count: scopes.values[index].guards.count, preHeld: preHeld, at: now)
-                if probe != nil { breaker?.machine.cancelProbe() }
+                if taken.probe != nil { taken.breaker?.machine.cancelProbe() }
             }
         }
         if let refusal { return refusal }
         let permit = FloodgatePermit(
             key: key,
             acquiredAt: WallInstant(nanosecondsSince1970: now),
-            probeEpoch: probe,
-            concurrency: holds,
-            breaker: breaker
+            probeEpoch: taken.probe,
+            concurrency: taken.holds,
+            breaker: taken.breaker
         )
-        return .allowed(permit, needsFleetProbe: probe != nil && !settings.localOnly && context.healthy)
+        return .allowed(permit, needsFleetProbe: taken.probe != nil && !settings.localOnly && decision.context.healthy)
+    }
+
+    /// One decision's inputs, handed down its checks as one value.
+    private struct Decision {
+        let key: GuardKey
+        let now: Int64
+        let settings: Settings
+        let preHeld: [PolicyReference: String]
+        /// Only the limits (a weighted call's further units): the first unit passed the back-off and the breaker.
+        let limitsOnly: Bool
+        let context: ShareContext
+    }
+
+    /// What a decision has taken so far: concurrency permits, a half-open probe, the breaker the outcome feeds.
+    private struct Taken {
+        var holds: [ConcurrencyHold] = []
+        var probe: Int64? = nil
+        var breaker: BreakerBox? = nil
     }
 
     /// The index of a scope's state, made on first use (inserting can move other scopes: take indices afresh).
@@ -222,22 +234,10 @@ package struct GuardEngine: Sendable {
 
     /// The connection scope's checks in order: the provider's back-off (free, spends nothing), the breaker (so a
     /// refused call spends no window permit), then the connection's limits.
-    private static func admitConnection(
-        _ scope: inout Scope,
-        key: GuardKey,
-        at now: Int64,
-        settings: Settings,
-        context: ShareContext,
-        preHeld: [PolicyReference: String],
-        limitsOnly: Bool,
-        holds: inout [ConcurrencyHold],
-        probe: inout Int64?,
-        breaker breakerOut: inout BreakerBox?
-    ) -> Step? {
-        breakerOut = limitsOnly ? nil : scope.breaker
-        if limitsOnly {
-            return take(&scope, key: key.connection, at: now, settings: settings, context: context, preHeld: preHeld, holds: &holds)
-        }
+    private static func admitConnection(_ scope: inout Scope, for decision: Decision, into taken: inout Taken) -> Step? {
+        let (key, now) = (decision.key, decision.now)
+        taken.breaker = decision.limitsOnly ? nil : scope.breaker
+        if decision.limitsOnly { return take(&scope, of: key.connection, for: decision, into: &taken) }
         if case .refused(let until) = scope.backoff.admit(at: now) {
             return .refused(
                 FloodgateError(
@@ -252,7 +252,7 @@ package struct GuardEngine: Sendable {
             case .allowed:
                 break
             case .probe:
-                probe = breaker.machine.probeEpoch ?? now
+                taken.probe = breaker.machine.probeEpoch ?? now
             case .refused(let until):
                 return .refused(
                     FloodgateError(
@@ -263,11 +263,8 @@ package struct GuardEngine: Sendable {
                 )
             }
         }
-        let refusal = take(
-            &scope, key: key.connection, at: now, settings: settings, context: context, preHeld: preHeld,
-            holds: &holds
-        )
-        if case .some = refusal, probe != nil { scope.breaker?.machine.cancelProbe() }
+        let refusal = take(&scope, of: key.connection, for: decision, into: &taken)
+        if case .some = refusal, taken.probe != nil { scope.breaker?.machine.cancelProbe() }
         return refusal
     }
 
@@ -293,22 +290,15 @@ package struct GuardEngine: Sendable {
     }
 
     /// Takes a permit of every policy of one scope; on a refusal gives back what it took and says why.
-    private static func take(
-        _ scope: inout Scope,
-        key: GuardKey,
-        at now: Int64,
-        settings: Settings,
-        context: ShareContext,
-        preHeld: [PolicyReference: String],
-        holds: inout [ConcurrencyHold]
-    ) -> Step? {
+    private static func take(_ scope: inout Scope, of key: GuardKey, for decision: Decision, into taken: inout Taken) -> Step? {
+        let (now, settings, context, preHeld) = (decision.now, decision.settings, decision.context, decision.preHeld)
         scope.lastUsed = now
         let coordinated = !settings.localOnly && context.healthy && !context.switchedOff
         for index in scope.guards.indices {
             let policy = PolicyReference(scope: key, index: index)
             let plan = scope.template.plans[index]
             if plan.kind == .concurrency, let lease = preHeld[policy] {
-                holds.append(ConcurrencyHold(policy: policy, poolLease: lease))
+                taken.holds.append(ConcurrencyHold(policy: policy, poolLease: lease))
                 continue
             }
             if plan.ledger != nil, !settings.localOnly {
@@ -317,7 +307,7 @@ package struct GuardEngine: Sendable {
             }
             let shareDecision = scope.guards[index].share.tryAcquire(at: now)
             if case .allowed = shareDecision {
-                if plan.kind == .concurrency { holds.append(ConcurrencyHold(policy: policy, poolLease: nil)) }
+                if plan.kind == .concurrency { taken.holds.append(ConcurrencyHold(policy: policy, poolLease: nil)) }
                 continue
             }
             func refusal(_ retryAt: Int64?) -> Step {
@@ -454,8 +444,8 @@ package struct GuardEngine: Sendable {
 
     // MARK: Coordination results
 
-    /// What a lease request for one policy needs to say, and the ledger to ask; nil when the scope is gone or a
-    /// request is already on its way (`pending` then holds it).
+    /// What a lease request for one policy needs to say, and the ledger to ask (the policy is marked in flight until
+    /// ``installLease(_:used:committedUntil:cede:for:at:)``); nil when the scope is gone or there is nothing to ask.
     package mutating func leaseRequest(
         for policy: PolicyReference,
         holder: String,
@@ -475,6 +465,19 @@ package struct GuardEngine: Sendable {
         // the ledger can count a hot key's holders as spending no allowance while they renew. Neither outlives the
         // membership.
         var until = min(cede ? now : ledger.leaseEnd(at: now), membershipEnd)
+        let wait = settings.heartbeat + settings.skew + plan.window
+        // A member this view does not know joined after it was read, so it cannot be past its joining wait before a
+        // heartbeat plus the window from then: a lease (a joining one too) ends by that moment, so that
+        // every member that can spend an allowance while it lasts is among those the ledger counts.
+        let unknownEligible = view.takenAt + settings.heartbeat + plan.window
+        // While joining, a lease that asks for no more than this member's slice of the limit (`L / fleetSize`) lasts
+        // until its own allowance takes over: one request per sparse key during a cold start, not one a window. A
+        // larger ask keeps to a window, so that capacity a joiner does not use returns to the others soon.
+        let want = cede ? 0 : scopes[key]!.guards[index].lease.want(used: used, limit: plan.limit)
+        if !cede, joined + wait - 2 * settings.skew > until, want * settings.configuration.fleetSize <= plan.limit {
+            until = min(joined + wait - 2 * settings.skew - 1_000_000, membershipEnd)
+        }
+        until = min(until, unknownEligible)
         // Under contention (and for a cede) the commitment lasts ten leases, so that the ledger counts this instance as
         // spending no allowance while it renews, and while it is cut off; without contention the instance returns to
         // its allowance when the lease ends.
@@ -484,7 +487,6 @@ package struct GuardEngine: Sendable {
         // (after it, the ledger knows it left and spends nothing more).
         if leaving { committed = min(committed, now + plan.window + settings.skew) }
         until = min(until, committed)
-        let wait = settings.heartbeat + settings.skew + plan.window
         // A lease that ends before the next member becomes eligible counts one allowance fewer: after a cold start or
         // while instances join, end it there (if that leaves a second) and lease again then.
         if !cede, let next = view.nextEligibility(after: now, window: plan.window, skew: settings.skew, wait: wait),
@@ -493,7 +495,6 @@ package struct GuardEngine: Sendable {
             until = next - 2 * settings.skew - 1_000_000
         }
         guard committed > now, until > now || cede else { return nil }
-        let want = cede ? 0 : scopes[key]!.guards[index].lease.want(used: used, limit: plan.limit)
         var request = DemandLedger.Request(
             holder: holder,
             now: now,
@@ -568,7 +569,7 @@ package struct GuardEngine: Sendable {
 
     /// What this instance should do when another found a policy's ledger short: cede its allowance (it holds no
     /// lease and spends less than half its allowance), or lease again for what its demand needs (it holds a lease
-    /// taken without contention, larger than that). Makes the scope when it is new here (it spent nothing).
+    /// taken without contention or spanning further windows, larger than that). Makes the scope when it is new here.
     package enum CedeAnswer { case cede, shrink }
 
     package mutating func answerToCede(_ policy: PolicyReference, at now: Int64) -> CedeAnswer? {
@@ -583,7 +584,11 @@ package struct GuardEngine: Sendable {
         guard !guardState.leaseInFlight else { return nil }
         let used = guardState.share.usage(at: now)?.used ?? 0
         if guardState.lease.isCommitted(at: now) {
-            guard let held = guardState.lease.lease, held.until > now, !guardState.lease.contended else { return nil }
+            // A lease taken without contention, or one that spans further windows (a renewal of a hot key), is
+            // re-sized to what the demand needs; a contended lease of the window in course runs its course.
+            guard let held = guardState.lease.lease, held.until > now,
+                !guardState.lease.contended || held.until - now > scope.template.plans[index].window
+            else { return nil }
             guardState.lease.markContended()
             scope.guards[index] = guardState
             let needed = guardState.lease.want(used: used, limit: scope.template.plans[index].limit)
