@@ -101,6 +101,14 @@ public enum Simulation {
         }
     }
 
+    /// Waits on the wall clock, checking every millisecond, until `condition` holds or `limit` has passed.
+    static func waitInRealTime(upTo limit: Duration, until condition: () -> Bool) async {
+        let deadline = ContinuousClock.now + limit
+        while !condition(), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
     static func replay(
         _ name: String,
         schedule: CallSchedule,
@@ -227,8 +235,18 @@ public enum Simulation {
                         instances[change.slot] = try makeInstance(change.slot)
                         everyInstance.append(instances[change.slot])
                         down.remove(change.slot)
-                    case .cut: for proxy in proxies[change.slot] ?? [] { proxy.set(.refuse) }
-                    case .restore: for proxy in proxies[change.slot] ?? [] { proxy.set(.pass) }
+                    case .cut:
+                        for proxy in proxies[change.slot] ?? [] { proxy.set(.refuse) }
+                        // On virtual time a cut is noticed now, not after the real-time milliseconds in which hundreds
+                        // of calls replay.
+                        let client = instances[change.slot].client
+                        await Self.waitInRealTime(upTo: .seconds(2)) { !client.isConnected }
+                    case .restore:
+                        for proxy in proxies[change.slot] ?? [] { proxy.set(.pass) }
+                        // The client reconnects after a real-time back-off (up to a second: a minute of replayed
+                        // calls). Wait for it, so that the outage lasts what the scenario says, run after run.
+                        let client = instances[change.slot].client
+                        await Self.waitInRealTime(upTo: .seconds(5)) { client.isConnected }
                     }
                 }
             }
