@@ -24,6 +24,20 @@ struct DemandLeaseTests {
         #expect(lease.demand == 20, "and demand is counted per window")
     }
 
+    /// In a fleet with more members than the limit has calls for each, an instance that sees a call now and then asks
+    /// for its even slice, not twice its demand: forty instances asking for four each would want 160 of 50.
+    @Test func aSparseAskWithoutContentionGoesBeyondTheLeanAskOnlyUpToTheEvenSlice() {
+        var sparse = DemandLease()
+        sparse.offer(at: 0, window: 60 * Self.second)
+        #expect(sparse.want(used: 0, limit: 50) == 4, "twice the demand and two")
+        #expect(sparse.want(used: 0, limit: 50, slice: 2) == 2, "⌈50 / 40⌉ = 2")
+        #expect(sparse.want(used: 3, limit: 50, slice: 2) == 4, "always one more than spent")
+        var busy = DemandLease()
+        for offset in 0..<20 { busy.offer(at: Int64(offset) * Self.second, window: 60 * Self.second) }
+        #expect(busy.want(used: 0, limit: 100, slice: 40) == 40, "a demand of 20 is half a slice of 40: the slice")
+        #expect(busy.want(used: 0, limit: 100, slice: 13) == 42, "past half its slice (a burst): twice the demand")
+    }
+
     @Test func aRequestFreezesWhatWasSpentUntilTheLedgerAnswers() {
         var lease = DemandLease()
         lease.begin(used: 7, committedUntil: 600 * Self.second, at: Self.second)

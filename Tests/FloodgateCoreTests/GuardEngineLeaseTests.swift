@@ -83,10 +83,14 @@ struct GuardEngineLeaseTests {
         let small = try #require(found).request
         #expect(small.want == 4)
         #expect(small.until == eligibleAt - 500_000_000 - 1_000_000, "until its allowance counts, less twice the skew")
-        // 6 a minute: a slice of 3 is less than the 4 it asks for, so the lease keeps to a window.
+        // 6 a minute, offered 3 calls: past half its slice of 3, it asks for twice its demand and two, all 6, more than
+        // its slice, so the lease keeps to a window.
         var tight = try Self.engine(viewTakenAt: takenAt, joinedAgo: 0, limit: 6)
+        for _ in 0..<2 { _ = Self.spendAllowance(&tight, key: key, at: takenAt + Self.second) }
         let tightPolicy = try #require(Self.spendAllowance(&tight, key: key, at: takenAt + Self.second))
         let tightFound = tight.leaseRequest(for: tightPolicy, holder: "a", at: takenAt + Self.second, cede: false)
-        #expect(try #require(tightFound).request.until == takenAt + 61 * Self.second)
+        let tightRequest = try #require(tightFound).request
+        #expect(tightRequest.want == 6)
+        #expect(tightRequest.until == takenAt + 61 * Self.second)
     }
 }

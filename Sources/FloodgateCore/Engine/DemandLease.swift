@@ -72,8 +72,15 @@ package struct DemandLease: Sendable {
     /// demand asks and a quarter more (so a growing key comes back after a quarter more calls, not at once; more
     /// would strand permits that others need); otherwise twice the demand, so a key that merely outgrew its
     /// allowance costs one request a window.
-    package func want(used: Int, limit: Int) -> Int {
-        let wanted = contended ? demand + demand / 4 + 1 : 2 * demand + 2
+    ///
+    /// `slice` is this member's part of the limit if the fleet shared it evenly (`⌈L / members⌉`): an instance whose
+    /// demand is at most half its slice asks beyond the demand and a quarter only up to the slice, so that in a fleet
+    /// with more members than the limit has calls for each, instances that each see a call now and then do not ask
+    /// for more than the limit holds between them (forty asking for four of fifty). One nearer its slice, or past it
+    /// (a burst), asks twice its demand.
+    package func want(used: Int, limit: Int, slice: Int = .max) -> Int {
+        let lean = demand + demand / 4 + 1
+        let wanted = contended ? lean : demand <= slice / 2 ? max(lean, min(2 * demand + 2, slice)) : 2 * demand + 2
         return min(limit, max(1, used + 1, wanted))
     }
 

@@ -473,7 +473,8 @@ package struct GuardEngine: Sendable {
         // While joining, a lease that asks for no more than this member's slice of the limit (`L / fleetSize`) lasts
         // until its own allowance takes over: one request per sparse key during a cold start, not one a window. A
         // larger ask keeps to a window, so that capacity a joiner does not use returns to the others soon.
-        let want = cede ? 0 : scopes[key]!.guards[index].lease.want(used: used, limit: plan.limit)
+        let slice = (plan.limit + view.members.count - 1) / max(1, view.members.count)
+        let want = cede ? 0 : scopes[key]!.guards[index].lease.want(used: used, limit: plan.limit, slice: slice)
         if !cede, joined + wait - 2 * settings.skew > until, want * settings.configuration.fleetSize <= plan.limit {
             until = min(joined + wait - 2 * settings.skew - 1_000_000, membershipEnd)
         }
