@@ -295,7 +295,8 @@ package struct GuardEngine: Sendable {
         scope.lastUsed = now
         let coordinated = !settings.localOnly && context.healthy && !context.switchedOff
         for index in scope.guards.indices {
-            let policy = PolicyReference(scope: key, index: index)
+            // Named only where an effect or a hold needs it: the common path builds no reference.
+            var policy: PolicyReference { PolicyReference(scope: key, index: index) }
             let plan = scope.template.plans[index]
             if plan.kind == .concurrency, let lease = preHeld[policy] {
                 taken.holds.append(ConcurrencyHold(policy: policy, poolLease: lease))
