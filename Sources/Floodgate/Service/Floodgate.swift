@@ -269,50 +269,12 @@ public final class Floodgate: Service, Sendable {
         }
         let now = clock.now().nanosecondsSince1970
         let elapsed = duration ?? .nanoseconds(now - permit.acquiredAt.nanosecondsSince1970)
-        var effects: [FleetWork] = []
-        var breakerChange: BreakerStateMachine.State? = nil
-        engine.withLock { engine in
-            let cancelled: Bool
-            if case .cancelled = outcome { cancelled = true } else { cancelled = false }
-            // A shadow permit took no capacity: it gives none back.
-            for release in permit.shadowRefusal == nil ? engine.release(permit, giveBackWindows: cancelled, at: now) : [] {
-                effects.append(.releaseConcurrency(release.policy, lease: release.lease))
-            }
-            let integration = permit.key.integration
-            switch outcome {
-            case .cancelled:
-                if permit.isProbe { permit.breaker?.machine.cancelProbe() }
-            case .ignored:
-                break
-            case .throttled(let retryAfter):
-                let wait = retryAfter ?? configuration.defaultRetryAfter
-                if let event = engine.throttle(permit.key, until: now + max(.zero, wait).nanoseconds, at: now) {
-                    effects.append(.publish(event))
-                }
-            case .success, .failure:
-                guard let breaker = permit.breaker else { break }
-                let failed: Bool
-                if case .failure = outcome { failed = true } else { failed = false }
-                let change = breaker.machine.record(failed ? .failure : .success, duration: elapsed, at: now)
-                breakerChange = change
-                if failed || elapsed >= breaker.machine.policy.slowCallDuration { breaker.unreported = true }
-                switch change {
-                case .open(let until)?:
-                    effects.append(.publish(.breakerOpened(integration: integration, until: until)))
-                case .closed?:
-                    effects.append(.publish(.breakerClosed(integration: integration)))
-                default:
-                    if let epoch = permit.probeEpoch, !failed {
-                        effects.append(.probeSucceeded(integration: integration, epoch: epoch))
-                    }
-                }
-            }
-        }
-        if let breakerChange {
-            emitBreakerChange(permit.key.integration, breakerChange, at: now)
+        let recorded = engine.withLock { $0.record(permit, outcome, elapsed: elapsed, at: now) }
+        if let change = recorded.breakerChange {
+            emitBreakerChange(permit.key.integration, change, at: now)
         }
         guard fleet != nil else { return }
-        for effect in effects { workSink.yield(effect) }
+        for effect in recorded.effects { workSink.yield(effect) }
     }
 
     /// Runs `body` under a permit for `key` (counting as `cost` calls) and records its outcome: success when it

@@ -443,6 +443,59 @@ package struct GuardEngine: Sendable {
         }
     }
 
+    // MARK: Outcomes
+
+    /// What recording an outcome asks of the driver: the fleet work (pool leases to release, a back-off or breaker
+    /// event to publish, a probe to count) and the breaker's new state, when it changed.
+    package struct Recorded {
+        package var effects: [FleetWork] = []
+        package var breakerChange: BreakerStateMachine.State? = nil
+    }
+
+    /// Records how a permit's call went (`elapsed` after it was allowed): gives back what a call that never went out
+    /// took and releases concurrency permits, feeds the breaker, and on a throttle holds the tenant connection back.
+    package mutating func record(_ permit: FloodgatePermit, _ outcome: CallOutcome, elapsed: Duration, at now: Int64) -> Recorded {
+        var recorded = Recorded()
+        let cancelled: Bool
+        if case .cancelled = outcome { cancelled = true } else { cancelled = false }
+        // A shadow permit took no capacity: it gives none back.
+        if permit.shadowRefusal == nil {
+            for release in self.release(permit, giveBackWindows: cancelled, at: now) {
+                recorded.effects.append(.releaseConcurrency(release.policy, lease: release.lease))
+            }
+        }
+        let integration = permit.key.integration
+        switch outcome {
+        case .cancelled:
+            if permit.isProbe { permit.breaker?.machine.cancelProbe() }
+        case .ignored:
+            break
+        case .throttled(let retryAfter):
+            let wait = retryAfter ?? settings.configuration.defaultRetryAfter
+            if let event = throttle(permit.key, until: now + max(.zero, wait).nanoseconds, at: now) {
+                recorded.effects.append(.publish(event))
+            }
+        case .success, .failure:
+            guard let breaker = permit.breaker else { break }
+            let failed: Bool
+            if case .failure = outcome { failed = true } else { failed = false }
+            let change = breaker.machine.record(failed ? .failure : .success, duration: elapsed, at: now)
+            recorded.breakerChange = change
+            if failed || elapsed >= breaker.machine.policy.slowCallDuration { breaker.unreported = true }
+            switch change {
+            case .open(let until)?:
+                recorded.effects.append(.publish(.breakerOpened(integration: integration, until: until)))
+            case .closed?:
+                recorded.effects.append(.publish(.breakerClosed(integration: integration)))
+            default:
+                if let epoch = permit.probeEpoch, !failed {
+                    recorded.effects.append(.probeSucceeded(integration: integration, epoch: epoch))
+                }
+            }
+        }
+        return recorded
+    }
+
     // MARK: Coordination results
 
     /// What a lease request for one policy needs to say, and the ledger to ask (the policy is marked in flight until
