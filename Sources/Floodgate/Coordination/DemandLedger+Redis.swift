@@ -4,7 +4,7 @@ import FloodgateRedis
 /// The ledger's one Redis interaction: a lease request as one script call.
 extension DemandLedger {
     /// Asks for `request.want` calls per window until `request.until` (or, with `want` 0, cedes the allowance).
-    public func request(_ request: Request, key: String, via redis: some RedisCommandSending) async throws -> Grant {
+    package func request(_ request: Request, key: String, via redis: some RedisCommandSending) async throws -> Grant {
         let ms: (Int64) -> String = { String($0.floorDivided(by: 1_000_000)) }
         let reply = try await redis.evaluate(
             Self.script,

@@ -12,25 +12,25 @@
 /// members eligible for one and the eligible holders whose entries cover the lease (they spend no allowance). See
 /// `docs/ARCHITECTURE.md` for the argument. Entries are values tagged with their own times; key expiry only collects
 /// garbage. One request costs `EVALSHA` + `HGETALL` + `HSET` + `PEXPIRE` (+ `PUBLISH` when it asks the fleet to cede).
-public struct DemandLedger: Sendable, Hashable {
-    public enum Kind: Sendable, Hashable {
+package struct DemandLedger: Sendable, Hashable {
+    package enum Kind: Sendable, Hashable {
         /// Aligned windows: a lease covers whole windows (it ends at a window's end).
         case fixed
         /// Rolling windows (and token buckets counted as one).
         case rolling
     }
 
-    public let kind: Kind
+    package let kind: Kind
     /// Calls per window.
-    public let limit: Int
+    package let limit: Int
     /// The part of the limit handed out as allowances (spent with no command).
-    public let allowanceTotal: Int
+    package let allowanceTotal: Int
     /// The window in nanoseconds.
-    public let window: Int64
+    package let window: Int64
     /// The clock-skew bound in nanoseconds (each clock within this of real time).
-    public let skew: Int64
+    package let skew: Int64
 
-    public init(kind: Kind, limit: Int, allowanceTotal: Int, window: Int64, skew: Int64) {
+    package init(kind: Kind, limit: Int, allowanceTotal: Int, window: Int64, skew: Int64) {
         precondition(limit >= 0 && allowanceTotal >= 0 && allowanceTotal <= limit && window > 0 && skew >= 0)
         self.kind = kind
         self.limit = limit
@@ -44,7 +44,7 @@ public struct DemandLedger: Sendable, Hashable {
     /// are within a window and a key that runs hot costs about one request per instance per window. Without
     /// contention a lease lasts as long as a commitment (``cedeEnd(at:)``): a key that merely outgrew its allowance
     /// costs one request every ten windows.
-    public func leaseEnd(at time: Int64) -> Int64 {
+    package func leaseEnd(at time: Int64) -> Int64 {
         let horizon: Int64 = 60_000_000_000
         switch kind {
         case .fixed:
@@ -58,7 +58,7 @@ public struct DemandLedger: Sendable, Hashable {
     /// For fixed windows: calls a holder whose lease ends at a window's end may make in that window's last
     /// skew-margin and count into the next window too (its clock may be ahead of real time), also what the ledger
     /// counts of it in the next window until it writes again.
-    public func carry(of calls: Int) -> Int {
+    package func carry(of calls: Int) -> Int {
         guard kind == .fixed, calls > 0 else { return 0 }
         let skewMs = (skew + 999_999) / 1_000_000
         let windowMs = max(1, window / 1_000_000)
@@ -67,7 +67,7 @@ public struct DemandLedger: Sendable, Hashable {
 
     /// How long a ceded allowance stays ceded: ten leases, so a key that stays hot costs a cede per instance every
     /// ten windows (fixed windows: to a window's end).
-    public func cedeEnd(at time: Int64) -> Int64 {
+    package func cedeEnd(at time: Int64) -> Int64 {
         switch kind {
         case .fixed:
             let span = min(window * 10, max(window, 600_000_000_000))
@@ -79,33 +79,33 @@ public struct DemandLedger: Sendable, Hashable {
     }
 
     /// What one request says.
-    public struct Request: Sendable, Hashable {
+    package struct Request: Sendable, Hashable {
         /// The requesting instance.
-        public var holder: String
+        package var holder: String
         /// The holder's clock now, the lease's end (no new call after it), and the end of the holder's commitment to
         /// spend no allowance (nanoseconds since 1970).
-        public var now: Int64
-        public var until: Int64
-        public var committedUntil: Int64
+        package var now: Int64
+        package var until: Int64
+        package var committedUntil: Int64
         /// Calls per window wanted (0: cede, keep only what was spent).
-        public var want: Int
+        package var want: Int
         /// Calls the holder has spent in the window ending now (fixed: in the window holding now).
-        public var used: Int
+        package var used: Int
         /// Calls per window the holder is offered (for fair shares under contention).
-        public var demand: Int
+        package var demand: Int
         /// When the holder joined the fleet, and how long a member waits before it has an allowance.
-        public var joinedAt: Int64
-        public var eligibilityWait: Int64
+        package var joinedAt: Int64
+        package var eligibilityWait: Int64
         /// Members of the holder's view that may be eligible for an allowance before the lease ends (only these
         /// can count as committed: a member the holder does not count might not be counted by the spenders either).
-        public var eligibleMembers: [String]
+        package var eligibleMembers: [String]
         /// The holder is leaving: it spends nothing after this entry (what it spent is the entry's contribution).
-        public var leaving = false
+        package var leaving = false
         /// The channel to ask the fleet to cede on (nil: never ask), and the message.
-        public var cedeChannel: String?
-        public var cedeMessage: String
+        package var cedeChannel: String?
+        package var cedeMessage: String
 
-        public init(
+        package init(
             holder: String,
             now: Int64,
             until: Int64,
@@ -135,20 +135,20 @@ public struct DemandLedger: Sendable, Hashable {
     }
 
     /// What the ledger answered.
-    public struct Grant: Sendable, Hashable {
+    package struct Grant: Sendable, Hashable {
         /// Calls per window the holder may spend until ``until`` (at least what it had spent).
-        public var calls: Int
-        public var until: Int64
+        package var calls: Int
+        package var until: Int64
         /// When capacity can next return if less than wanted was granted (refuse locally until then).
-        public var retryAt: Int64
+        package var retryAt: Int64
         /// Whether the fleet was asked to cede allowances it does not use.
-        public var askedToCede: Bool
+        package var askedToCede: Bool
         /// Whether less was granted than wanted.
-        public var short: Bool
+        package var short: Bool
         /// Whether allowances that may lie unused stood in the way (a cede could relieve it).
-        public var cedeWouldHelp = false
+        package var cedeWouldHelp = false
 
-        public init(calls: Int, until: Int64, retryAt: Int64, askedToCede: Bool, short: Bool, cedeWouldHelp: Bool = false) {
+        package init(calls: Int, until: Int64, retryAt: Int64, askedToCede: Bool, short: Bool, cedeWouldHelp: Bool = false) {
             self.calls = calls
             self.until = until
             self.retryAt = retryAt
