@@ -42,8 +42,9 @@ public final class CommandBudget: Service, Sendable {
         /// while shedding, and until the fleet's rate is known).
         public var interval: Duration
         /// The longest gap between two reports, taken while even four times the fleet's last rate would leave
-        /// half the headroom unused until the next report (``nextReportDelay``). A sudden surge of more than
-        /// that goes unseen for at most this long.
+        /// half the headroom unused until the next report (``nextReportDelay``). Meanwhile the instance looks at its
+        /// own accounting every `interval` and reports at once when it sends four times its own last rate (and at
+        /// least 0.5% of the allowance): a surge elsewhere in the fleet goes unseen here for at most this long.
         public var maximumInterval: Duration
         public var keyPrefix: String
 
@@ -104,6 +105,9 @@ public final class CommandBudget: Service, Sendable {
         var monthIndex: Int64 = -1
         var lastFleetTotal: Int?
         var lastReportAt: Int64?
+        /// This instance's own commands per nanosecond between its last two reports, and when it last reported.
+        var localRate: Double?
+        var localReportAt: Int64?
         var overSince: Int64?
     }
 
@@ -157,12 +161,31 @@ public final class CommandBudget: Service, Sendable {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await self.report()
-                do {
-                    try await self.clock.sleep(until: self.clock.now().advanced(by: self.nextReportDelay))
-                } catch {
-                    return
-                }
+                // Wait out the delay an interval at a time, and report at once if this instance's own usage surges
+                // (read from its accounting: no command), so that a long delay never hides a burst.
+                let due = self.clock.now().advanced(by: self.nextReportDelay)
+                repeat {
+                    let step = min(due, self.clock.now().advanced(by: self.configuration.interval))
+                    do {
+                        try await self.clock.sleep(until: step)
+                    } catch {
+                        return
+                    }
+                } while self.clock.now() < due && !self.isSurging(at: self.clock.now().nanosecondsSince1970)
             }
+        }
+    }
+
+    /// Whether this instance has sent, since its last report, more than four times what its own last rate predicts
+    /// and at least 0.5% of the allowance: a surge the fleet should hear of before the next report is due.
+    package func isSurging(at now: Int64) -> Bool {
+        guard let allowance = configuration.perDay ?? configuration.perMonth else { return false }
+        let total = client.accounting.snapshot().total
+        return state.withLock { state in
+            guard let since = state.localReportAt, now > since else { return false }
+            let sent = Double(total - state.lastAccounted)
+            let expected = (state.localRate ?? 0) * Double(now - since)
+            return sent >= Double(allowance) / 200 && sent > 4 * expected
         }
     }
 
@@ -194,6 +217,8 @@ public final class CommandBudget: Service, Sendable {
         let (delta, dayIndex, monthIndex) = state.withLock { state -> (Int, Int64, Int64) in
             let delta = max(0, total - state.lastAccounted)
             state.lastAccounted = total
+            if let since = state.localReportAt, now > since { state.localRate = Double(delta) / Double(now - since) }
+            state.localReportAt = now
             return (delta, now.floorDivided(by: Self.day), now.floorDivided(by: Self.month))
         }
         var commands: [RedisCommand] = []
@@ -218,6 +243,8 @@ public final class CommandBudget: Service, Sendable {
             }
             update(usedToday: usedToday, usedThisMonth: usedThisMonth, dayIndex: dayIndex, monthIndex: monthIndex, at: now)
         } catch {
+            // Not counted by the fleet: this usage goes with the next report.
+            state.withLock { $0.lastAccounted -= delta }
             logger.warning("cannot share command usage with the fleet", metadata: ["error": "\(error)"])
         }
     }

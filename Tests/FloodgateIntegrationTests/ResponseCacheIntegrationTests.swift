@@ -147,6 +147,39 @@ struct ResponseCacheIntegrationTests {
         }
     }
 
+    /// A long delay between reports never hides a burst: the budget's loop looks at this instance's own accounting
+    /// every interval and reports at once when it sends four times its last rate (and 0.5% of the allowance).
+    @Test func aLocalBurstIsReportedBeforeTheLongDelayEnds() async throws {
+        let clock = ManualClock()
+        let server = try await LocalRedisServer.start()
+        defer { server.stop() }
+        let client = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
+        let observer = try RedisClient(configuration: FleetHarness.clientConfiguration(server))
+        let configuration = CommandBudget.Configuration(perDay: 200_000, interval: .seconds(60), maximumInterval: .seconds(900))
+        let budget = try CommandBudget(configuration: configuration, client: client, clock: clock)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            group.addTask { try await observer.run() }
+            _ = try await client.ping()
+            group.addTask { try await budget.run() }
+            defer { group.cancelAll() }
+            func reports() async throws -> Int { try await observer.commandStats()["incrby", default: 0] }
+            try await eventually("the first report") { try await reports() == 1 }
+            // A quiet minute: the rate is known, and far from the allowance the next report is 15 minutes away.
+            for _ in 0..<100 { _ = try await client.ping() }
+            clock.advance(by: .seconds(60))
+            try await eventually("the second report") { try await reports() == 2 }
+            #expect(budget.nextReportDelay == .seconds(900))
+            #expect(!budget.isSurging(at: clock.now.nanosecondsSince1970), "nothing sent since")
+            // 2,000 commands in the next minute: twenty times the last rate, 1% of the allowance.
+            for _ in 0..<2_000 { _ = try await client.ping() }
+            #expect(budget.isSurging(at: clock.now.advanced(by: .seconds(60)).nanosecondsSince1970))
+            clock.advance(by: .seconds(60))
+            try await eventually("a report a minute after the burst, not 15 minutes") { try await reports() == 3 }
+            #expect(budget.status.usedToday > 2_000)
+        }
+    }
+
     @Test func aBudgetWhoseLongestIntervalIsShorterThanItsIntervalIsRefused() {
         #expect(throws: FloodgateError.self) {
             try CommandBudget.Configuration(perDay: 1_000, interval: .seconds(60), maximumInterval: .seconds(30)).validate()
