@@ -340,6 +340,8 @@ struct FleetCoordinationTests {
             // Past its joining wait, so that it holds an allowance (switched off, it decides on the local-only share,
             // the bound ARCHITECTURE.md gives for the kill switch).
             try await fleet.advance(by: .seconds(62), step: .seconds(1), instances: [a])
+            // The heartbeat due at this instant must be done before commands are counted (the clock stays here).
+            try await fleet.settle(instances: [a])
             let key = try GuardKey(integration: "api", tenant: "t")
             #expect(await a.spend(30, on: key) == 30)
             a.floodgate.setRedisEnabled(false)
