@@ -331,6 +331,28 @@ struct FleetCoordinationTests {
         }
     }
 
+    /// A joiner whose first heartbeat is answered later than half the skew bound (on its own clock) joins again,
+    /// stamped with the answer's time: its joining wait counts from when the others could see it, and the fleet's
+    /// membership holds one entry for it, never none.
+    @Test func aJoinerWhoseFirstHeartbeatIsAnsweredLateJoinsAgainStampedWithTheAnswer() async throws {
+        try await withFleet { fleet in
+            let proxy = try await FaultProxy.start(to: fleet.server.host, port: fleet.server.port)
+            defer { Task { await proxy.stop() } }
+            proxy.set(.delay(.milliseconds(200)))
+            let stamped = fleet.clock.now.nanosecondsSince1970
+            let a = try await fleet.addInstance(Self.configuration(), waitForMembership: false, through: proxy)
+            // The first heartbeat is written (and held by the proxy): a second passes on the instance's clock.
+            try await eventually("the first heartbeat is on its way") { Self.commands(a, .membership) > 0 }
+            fleet.clock.advance(by: .seconds(1))
+            try await eventually("it joined") { a.floodgate.status.lastMembershipRead != nil }
+            let reply = try await fleet.observer.send(RedisCommand("ZRANGE", "fg:{fleet}:members", "0", "-1"))
+            let members = try reply.elements().compactMap(\.string)
+            #expect(members == ["\(a.floodgate.status.instanceID)|\(stamped / 1_000_000 + 1_000)"], "\(members)")
+            let zrem = a.client.accounting.snapshot().counts[.init(component: .membership, command: "zrem")]
+            #expect(zrem == 1, "the entry stamped before the ZADD was sent is removed, once")
+        }
+    }
+
     /// The kill switch: off, the very next decisions send nothing and spend only what the instance holds, with the
     /// window's counts kept; on again, the instance rejoins the fleet.
     @Test func theKillSwitchStopsEveryCommandAtOnceAndKeepsTheWindowsCounts() async throws {

@@ -74,14 +74,29 @@ extension Floodgate {
             let healthy = engine.withLock { $0.healthy }
             if !healthy || now >= nextHeartbeat {
                 do {
-                    let joinedAt = joined.value ?? now
-                    let members = try await fleet.heartbeat(
+                    var joinedAt = joined.value ?? now
+                    var members = try await fleet.heartbeat(
                         joinedAt: joinedAt,
                         expiresAt: now + ttl,
                         now: now,
                         retention: retention,
                         collect: beats % 10 == 0
                     )
+                    // A joiner's wait counts from when the others can see it: if its first `ZADD` took longer than
+                    // half the skew bound to be answered, it joins again stamped with the answer's time (which is after
+                    // the `ZADD` ran), so no member can have missed it for longer than its wait allows.
+                    let answered = clock.now().nanosecondsSince1970
+                    if joined.value == nil, answered - joinedAt > configuration.maximumClockSkew.nanoseconds / 2 {
+                        members = try await fleet.heartbeat(
+                            joinedAt: answered,
+                            expiresAt: answered + ttl,
+                            now: answered,
+                            retention: retention,
+                            collect: false,
+                            replacing: joinedAt
+                        )
+                        joinedAt = answered
+                    }
                     joined.value = joinedAt
                     beats += 1
                     if coordinationOff {
