@@ -185,10 +185,7 @@ public enum Simulation {
                 let client = try makeClient(slot)
                 return (client, Task { try await client.run() })
             }
-            let connectBy = ContinuousClock.now + .seconds(10)
-            while clients.contains(where: { !$0.0.isConnected }), ContinuousClock.now < connectBy {
-                try await Task.sleep(for: .milliseconds(2))
-            }
+            await Self.waitInRealTime(upTo: .seconds(10)) { clients.allSatisfy { $0.0.isConnected } }
             try await observer.sendToEveryPrimary(RedisCommand("FLUSHALL"))
             try await observer.sendToEveryPrimary(RedisCommand("CONFIG RESETSTAT"))
             var instances = try clients.indices.map { try makeInstance($0, client: clients[$0]) }

@@ -1,6 +1,6 @@
 /// One policy of one scope, as effects and their results name it: the scope's key (a tenant connection, or one
 /// operation of it) and the policy's place among that scope's plans.
-package struct PolicyReference: Sendable, Hashable, CustomStringConvertible {
+package struct PolicyReference: Sendable, Hashable {
     package let scope: GuardKey
     /// The policy's place in the scope's plans (``GuardEngine/ScopeTemplate/plans``).
     package let index: Int
@@ -9,6 +9,4 @@ package struct PolicyReference: Sendable, Hashable, CustomStringConvertible {
         self.scope = scope
         self.index = index
     }
-
-    package var description: String { "\(scope) policy \(index)" }
 }
