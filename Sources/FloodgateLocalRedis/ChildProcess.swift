@@ -52,6 +52,7 @@ package final class ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 1, output?.path ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         posix_spawn_file_actions_adddup2(&actions, fds[0], 3)  // dup2 clears close-on-exec on the copy only
+        Self.closeInheritedDescriptors(&actions, from: 4)
         // Threads of the Swift runtime block signals; the child must not inherit that mask, or it would ignore
         // SIGTERM. Reset the mask and the default actions, and give it a process group of its own.
         var attributes = posix_spawnattr_t()
@@ -80,6 +81,30 @@ package final class ChildProcess: Sendable {
         self.pid = pid
         state = Mutex(State(lifeline: fds[1]))
     }
+
+    /// Adds to `actions` the closing of every descriptor from `lowest` up. NIO opens its sockets without
+    /// close-on-exec, so without this a child spawned by a test would hold every connection of this process open:
+    /// a proxy or client closing one would send no FIN while the child lives, and the peer would never notice.
+    /// Uses glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later; Swift's Glibc module does not import
+    /// it); on an older libc, closes what `/proc/self/fd` lists now.
+    private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t, from lowest: Int32) {
+        if let addCloseFrom = closeFromAction {
+            _ = addCloseFrom(&actions, lowest)
+            return
+        }
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        // A descriptor closed meanwhile is no error: glibc ignores a failed close of a valid descriptor number.
+        for descriptor in open.compactMap({ Int32($0) }) where descriptor >= lowest {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
+    }
+
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let closeFromAction: AddCloseFrom? = {
+        // A null handle is RTLD_DEFAULT: the symbol wherever the process has it.
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
 
     /// The exit status (or 128 + the signal that ended it) once the child has exited; nil while it runs.
     package var exitStatus: Int32? {

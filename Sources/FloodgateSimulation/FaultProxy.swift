@@ -35,8 +35,13 @@ package final class FaultProxy: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: true)
             .childChannelInitializer { inbound in
-                if case .refuse = mode.withLockedValue({ $0 }) { return inbound.close() }
-                connections.withLockedValue { $0.append(inbound) }
+                // The mode is read under the connections' lock, so `set(.refuse)` either sees this one or it refused it.
+                let refused = connections.withLockedValue { open in
+                    if case .refuse = mode.withLockedValue({ $0 }) { return true }
+                    open.append(inbound)
+                    return false
+                }
+                if refused { return inbound.close() }
                 return ClientBootstrap(group: inbound.eventLoop)
                     .connect(host: host, port: targetPort)
                     .flatMap { outbound in
@@ -52,11 +57,13 @@ package final class FaultProxy: Sendable {
     }
 
     package func set(_ newMode: Mode) {
-        mode.withLockedValue { $0 = newMode }
-        guard case .refuse = newMode else { return }
-        for connection in connections.withLockedValue({ taken in defer { taken = [] }; return taken }) {
-            connection.close(promise: nil)
+        let closing = connections.withLockedValue { open -> [any Channel] in
+            mode.withLockedValue { $0 = newMode }
+            guard case .refuse = newMode else { return [] }
+            defer { open = [] }
+            return open
         }
+        for connection in closing { connection.close(promise: nil) }
     }
 
     package func stop() async { try? await listener.close() }

@@ -1,6 +1,8 @@
+import FloodgateLocalRedis
 import FloodgateRESP
 import FloodgateRedis
 import FloodgateTestSupport
+import Foundation
 import NIOCore
 import Testing
 
@@ -49,6 +51,28 @@ struct FaultTests {
                 #expect(afterRestart.failed >= whileDown.failed)
                 #expect(try await client.getString(key) == nil, "a restarted server without persistence is empty")
             }
+        }
+    }
+
+    /// A connection this process closes ends at the server even while a child process it started since is running:
+    /// NIO's sockets are not close-on-exec, so a child that inherited one would keep it open, and the fault tests'
+    /// refusals and kills would go unnoticed by the far end whenever another test had just started a redis-server.
+    @Test func aConnectionClosedHereEndsAtTheServerWhileAChildStartedMeanwhileRuns() async throws {
+        try await withRedisServer { server in
+            var configuration = testConfiguration(server)
+            configuration.clientName = "closed-here-\(UUID().uuidString.prefix(8))"
+            let name = configuration.clientName!
+            let observer = try await connectOnce(testConfiguration(server))
+            let connection = try await connectOnce(configuration)
+            func listed() async throws -> Bool {
+                try await observer.send(RedisCommand("CLIENT", "LIST")).string?.contains("name=\(name) ") ?? false
+            }
+            #expect(try await listed(), "the server sees the connection")
+            let child = try await LocalRedisServer.start()
+            defer { child.stop() }
+            await connection.close()
+            try await eventually("the server sees the connection end") { try await !listed() }
+            await observer.close()
         }
     }
 
