@@ -13,7 +13,7 @@ extension DemandLedger {
                 request.holder, ms(request.now), ms(request.until), ms(window), ms(skew + 999_999), ms(request.committedUntil),
                 String(limit), String(allowanceTotal), String(request.eligibleMembers.count), ms(request.eligibilityWait),
                 String(request.want), String(request.used), String(request.demand), ms(request.joinedAt),
-                kind == .fixed ? "1" : "0", ms(4 * window + 4 * skew + 600_000_000_000),
+                kind == .fixed ? "1" : "0", ms(keyTTL(for: request)),
                 request.cedeChannel ?? "", request.cedeMessage, request.leaving ? "1" : "0",
             ] + request.eligibleMembers
         )
@@ -29,6 +29,13 @@ extension DemandLedger {
         )
     }
 
+    /// How long the ledger must live after this request: past the end of every lease it records (each entry counts
+    /// for a window and four skews after its lease ends), and never less than four windows and four skews, with ten
+    /// minutes to spare (a commitment's ceiling, and room for clocks and delays; see ` expires` below).
+    package func keyTTL(for request: Request) -> Int64 {
+        max(4 * window + 4 * skew, request.until - request.now + window + 4 * skew) + 600_000_000_000
+    }
+
     /// KEYS[1] ledger hash: field = holder, value = `c:cp:from:since:leaseEnd:committedUntil:joined:demand:left`
     /// (times in ms): the holder spends at most `c` in any window its lease reaches, makes no call after `leaseEnd`,
     /// and spends no allowance from `from` to `committedUntil`; `cp` is what its earlier leases may still add near
@@ -36,6 +43,11 @@ extension DemandLedger {
     /// ARGV: holder, now, lease end, window, skew, committed until, limit, allowance total, eligible members,
     /// eligibility wait, want, used, demand, joined, fixed (1/0), key TTL, cede channel ("" none), cede message,
     /// leaving (1/0), then the eligible members' ids.
+    /// The field ` expires` (a space: no holder's id has one) is when the hash expires, on the clock of the holder
+    /// that last set it. Every call leaves the hash at least the key TTL to live, as `PEXPIRE` on each call would,
+    /// but sets twice that, so `PEXPIRE` (a billed command) runs about once per TTL instead of on every request.
+    /// A reader's clock off by the skew bound, or a script delayed in flight, leaves it less than the TTL by that
+    /// much; the TTL's ten minutes over what any entry needs (its lease end, a window and four skews) cover it.
     /// Returns {calls granted, retry at (ms), asked to cede (1/0)}.
     static let script = RedisScript(
         """
@@ -57,11 +69,13 @@ extension DemandLedger {
         for i = 20, #ARGV do counted[ARGV[i]] = true end
         local raw = redis.call('HGETALL', KEYS[1])
         local others, covered, gone, demands, retry = 0, 0, 0, demand, nil
-        local old = nil
+        local old, expires = nil, nil
         for i = 1, #raw, 2 do
           local f = {}
           for x in string.gmatch(raw[i + 1], '[^:]+') do f[#f + 1] = tonumber(x) end
-          if raw[i] == me then
+          if raw[i] == ' expires' then
+            expires = f[1]
+          elseif raw[i] == me then
             old = f
           elseif #f == 9 then
             local c, cp, from, since, leaseEnd, til, jn, dm, left = f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]
@@ -109,8 +123,14 @@ extension DemandLedger {
           end
           if otil + 2 * d >= T then from = ofrom end
         end
-        redis.call('HSET', KEYS[1], me, contribution .. ':' .. cp .. ':' .. from .. ':' .. T .. ':' .. U .. ':' .. C .. ':' .. joined .. ':' .. demand .. ':' .. ARGV[19])
-        redis.call('PEXPIRE', KEYS[1], ARGV[16])
+        local entry = contribution .. ':' .. cp .. ':' .. from .. ':' .. T .. ':' .. U .. ':' .. C .. ':' .. joined .. ':' .. demand .. ':' .. ARGV[19]
+        local ttl = tonumber(ARGV[16])
+        if expires ~= nil and expires - T >= ttl then
+          redis.call('HSET', KEYS[1], me, entry)
+        else
+          redis.call('HSET', KEYS[1], me, entry, ' expires', T + 2 * ttl)
+          redis.call('PEXPIRE', KEYS[1], 2 * ttl)
+        end
         local asked = 0
         local cedeWouldHelp = want > 0 and room < want and implicit > 0
         if cedeWouldHelp and ARGV[17] ~= '' then

@@ -11,7 +11,8 @@
 /// entry reaches (`max(k, what it had spent when it wrote)`), and the allowances that may be spent are bounded by the
 /// members eligible for one and the eligible holders whose entries cover the lease (they spend no allowance). See
 /// `docs/ARCHITECTURE.md` for the argument. Entries are values tagged with their own times; key expiry only collects
-/// garbage. One request costs `EVALSHA` + `HGETALL` + `HSET` + `PEXPIRE` (+ `PUBLISH` when it asks the fleet to cede).
+/// garbage. One request costs `EVALSHA` + `HGETALL` + `HSET` (+ `PEXPIRE` about once per key TTL, + `PUBLISH` when it
+/// asks the fleet to cede).
 package struct DemandLedger: Sendable, Hashable {
     package enum Kind: Sendable, Hashable {
         /// Aligned windows: a lease covers whole windows (it ends at a window's end).
