@@ -29,9 +29,12 @@ extension DemandLedger {
         )
     }
 
+    /// The ledger hash's field holding when the hash expires; the space keeps it apart from every holder's id.
+    package static let expiryField = " expires"
+
     /// How long the ledger must live after this request: past the end of every lease it records (each entry counts
     /// for a window and four skews after its lease ends), and never less than four windows and four skews, with ten
-    /// minutes to spare (a commitment's ceiling, and room for clocks and delays; see ` expires` below).
+    /// minutes to spare (a commitment's ceiling, and room for clocks and delays; see ``expiryField``).
     package func keyTTL(for request: Request) -> Int64 {
         max(4 * window + 4 * skew, request.until - request.now + window + 4 * skew) + 600_000_000_000
     }
@@ -43,7 +46,7 @@ extension DemandLedger {
     /// ARGV: holder, now, lease end, window, skew, committed until, limit, allowance total, eligible members,
     /// eligibility wait, want, used, demand, joined, fixed (1/0), key TTL, cede channel ("" none), cede message,
     /// leaving (1/0), then the eligible members' ids.
-    /// The field ` expires` (a space: no holder's id has one) is when the hash expires, on the clock of the holder
+    /// The field ``expiryField`` (` expires`) is when the hash expires, on the clock of the holder
     /// that last set it. Every call leaves the hash at least the key TTL to live, as `PEXPIRE` on each call would,
     /// but sets twice that, so `PEXPIRE` (a billed command) runs about once per TTL instead of on every request.
     /// A reader's clock off by the skew bound, or a script delayed in flight, leaves it less than the TTL by that
@@ -73,7 +76,7 @@ extension DemandLedger {
         for i = 1, #raw, 2 do
           local f = {}
           for x in string.gmatch(raw[i + 1], '[^:]+') do f[#f + 1] = tonumber(x) end
-          if raw[i] == ' expires' then
+          if raw[i] == '\(expiryField)' then
             expires = f[1]
           elseif raw[i] == me then
             old = f
@@ -128,7 +131,7 @@ extension DemandLedger {
         if expires ~= nil and expires - T >= ttl then
           redis.call('HSET', KEYS[1], me, entry)
         else
-          redis.call('HSET', KEYS[1], me, entry, ' expires', T + 2 * ttl)
+          redis.call('HSET', KEYS[1], me, entry, '\(expiryField)', T + 2 * ttl)
           redis.call('PEXPIRE', KEYS[1], 2 * ttl)
         end
         local asked = 0
