@@ -56,7 +56,7 @@ struct DemandLeaseFleetTests {
             let first = allowed.count
             #expect(first >= 100 - 54 && first <= 100, "allowance 18 plus leases: \(first)")
             let ledger = "fg:{api:sticky}:rl:0"
-            try await eventually("the three idle instances cede") { 
+            try await eventually("the three idle instances cede") {
                 try await fleet.observer.hgetall(ledger).keys.filter { $0 != DemandLedger.expiryField }.count == 4
             }
             fleet.clock.advance(by: .milliseconds(100))  // past the refusal's retry time (50 ms)

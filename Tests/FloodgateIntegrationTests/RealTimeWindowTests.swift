@@ -77,9 +77,9 @@ struct RealTimeWindowTests {
             }
             // Every key Floodgate wrote expires, no later than its kind allows: a ledger twice its TTL (4 windows +
             // 4 skews + the ten-minute ceiling of a commitment; its leases here are shorter) after the write that
-            // last set its expiry, which it sets only when less than one TTL is left. One key is kept without expiry on purpose: the
-            // fleet's membership set, whose entries carry their own expiry as scores and are pruned at each heartbeat
-            // (an expiry would cost a command per heartbeat on a pay-per-command Redis).
+            // last set its expiry, which it sets only when less than one TTL is left. One key is kept without expiry
+            // on purpose: the fleet's membership set, whose entries carry their own expiry as scores and are pruned
+            // at each heartbeat (an expiry would cost a command per heartbeat on a pay-per-command Redis).
             let observer = try RedisClient(configuration: RedisClientConfiguration(host: server.host, port: server.port))
             group.addTask { try await observer.run() }
             var cursor = "0"

@@ -46,11 +46,11 @@ extension DemandLedger {
     /// ARGV: holder, now, lease end, window, skew, committed until, limit, allowance total, eligible members,
     /// eligibility wait, want, used, demand, joined, fixed (1/0), key TTL, cede channel ("" none), cede message,
     /// leaving (1/0), then the eligible members' ids.
-    /// The field ``expiryField`` (` expires`) is when the hash expires, on the clock of the holder
-    /// that last set it. Every call leaves the hash at least the key TTL to live, as `PEXPIRE` on each call would,
-    /// but sets twice that, so `PEXPIRE` (a billed command) runs about once per TTL instead of on every request.
-    /// A reader's clock off by the skew bound, or a script delayed in flight, leaves it less than the TTL by that
-    /// much; the TTL's ten minutes over what any entry needs (its lease end, a window and four skews) cover it.
+    /// The field ``expiryField`` (` expires`) is when the hash expires, on the clock of the holder that last set it.
+    /// Every call leaves the hash at least the key TTL to live, as `PEXPIRE` on each call would, but sets twice that,
+    /// so `PEXPIRE` (a billed command) runs about once per TTL instead of on every request. A reader's clock off by the
+    /// skew bound, or a script delayed in flight, leaves it less than the TTL by that much; the TTL's ten minutes over
+    /// what any entry needs (its lease end, a window and four skews) cover it.
     /// Returns {calls granted, retry at (ms), asked to cede (1/0)}.
     static let script = RedisScript(
         """
