@@ -23,7 +23,7 @@ struct RedisOptions: ParsableArguments {
         do {
             server = try await LocalRedisServer.start()
         } catch let error as LocalRedisServer.StartError {
-            throw CleanExit.message("floodgate: \(error.description)")
+            throw commandFailure(error.description)
         }
         defer { server.stop() }
         try await body(RedisClientConfiguration(host: server.host, port: server.port), "private redis-server on \(server.url)")

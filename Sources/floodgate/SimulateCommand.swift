@@ -168,7 +168,7 @@ struct SimulateCommand: AsyncParsableCommand {
             }
             if progress != nil { writeToStandardError("\r\u{1B}[K") }
         } catch let error as LocalRedisServer.StartError {
-            throw CleanExit.message("floodgate: \(error.description)")
+            throw commandFailure(error.description)
         }
         if let plot, let report = reports.first?.1 {
             do {
