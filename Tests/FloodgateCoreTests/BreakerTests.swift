@@ -73,6 +73,83 @@ struct BreakerTests {
         #expect(machine.record(.failure, duration: .zero, at: start) != nil, "2 of the last 4: 50%")
     }
 
+    @Test func aRunOfFailuresOpensItBeforeTheWindowsRatesWould() {
+        var machine = breaker(BreakerPolicy(minimumCalls: 10, consecutiveFailures: 5))
+        // Twenty successes hold the rate far below 50% for the whole window; five failures in a row open it anyway.
+        for _ in 0..<20 { machine.record(.success, duration: .zero, at: start) }
+        for index in 0..<4 {
+            #expect(machine.record(.failure, duration: .zero, at: start + Int64(index) * Self.second) == nil)
+        }
+        #expect(machine.failureRun == 4)
+        #expect(machine.record(.failure, duration: .zero, at: start + 4 * Self.second) == .open(until: start + 34 * Self.second))
+    }
+
+    @Test func aSuccessEndsTheRunAndZeroTurnsTheRuleOff() {
+        var machine = breaker(BreakerPolicy(minimumCalls: 100, consecutiveFailures: 3))
+        for _ in 0..<10 {
+            machine.record(.failure, duration: .zero, at: start)
+            machine.record(.failure, duration: .zero, at: start)
+            machine.record(.success, duration: .zero, at: start)
+        }
+        #expect(machine.state == .closed, "two in a row, never three")
+        var off = breaker(BreakerPolicy(minimumCalls: 100, consecutiveFailures: 0))
+        for _ in 0..<50 { off.record(.failure, duration: .zero, at: start) }
+        #expect(off.state == .closed, "only the rates, and the window holds fewer than 100 calls")
+    }
+
+    @Test func theFleetHearsOfARunAsItGrowsAndWhenItEnds() {
+        let interval = Self.second
+        var machine = breaker(BreakerPolicy(minimumCalls: 1_000, consecutiveFailures: 0))
+        for _ in 0..<30 { machine.record(.success, duration: .zero, at: start) }
+        machine.record(.failure, duration: .zero, at: start)
+        #expect(machine.evidenceToReport(at: start, fraction: 0.5, interval: interval) == nil, "a lone failure is noise")
+        machine.record(.failure, duration: .zero, at: start)
+        let second = machine.evidenceToReport(at: start, fraction: 0.5, interval: interval)
+        #expect(second?.failureRun == 2, "the second in a row goes at once")
+        #expect(second?.window == OutcomeWindow.Totals(calls: 32, failures: 2, slow: 0))
+        machine.record(.failure, duration: .zero, at: start + 1)
+        #expect(machine.evidenceToReport(at: start + 1, fraction: 0.5, interval: interval)?.failureRun == 3, "and each one after")
+        machine.record(.success, duration: .zero, at: start + 2)
+        #expect(machine.evidenceToReport(at: start + 2, fraction: 0.5, interval: interval)?.failureRun == 0, "its end too")
+        machine.record(.success, duration: .zero, at: start + 3)
+        #expect(machine.evidenceToReport(at: start + 3, fraction: 0.5, interval: interval) == nil, "then nothing")
+        machine.record(.failure, duration: .zero, at: start + 4)
+        #expect(machine.evidenceToReport(at: start + 4, fraction: 0.5, interval: interval) == nil, "a new lone failure")
+    }
+
+    @Test func ratesAreReportedAtMostOnceAnIntervalAndOnlyNearTheThreshold() {
+        let interval = Self.second
+        var machine = breaker(BreakerPolicy(minimumCalls: 1_000, consecutiveFailures: 0))
+        // 1 of 2 failing (50% ≥ half the 50% threshold), never two in a row.
+        machine.record(.failure, duration: .zero, at: start)
+        machine.record(.success, duration: .zero, at: start)
+        #expect(machine.evidenceToReport(at: start, fraction: 0.5, interval: interval) == nil, "one failure only")
+        machine.record(.failure, duration: .zero, at: start + 1)
+        #expect(machine.evidenceToReport(at: start + 1, fraction: 0.5, interval: interval)?.window.failures == 2)
+        machine.record(.success, duration: .zero, at: start + 2)
+        machine.record(.failure, duration: .zero, at: start + 3)
+        #expect(machine.evidenceToReport(at: start + 3, fraction: 0.5, interval: interval) == nil, "within the interval")
+        machine.record(.success, duration: .zero, at: start + 1 + interval)
+        #expect(
+            machine.evidenceToReport(at: start + 1 + interval, fraction: 0.5, interval: interval)?.window.failures == 3,
+            "the failure held back goes with the next outcome after the interval"
+        )
+        for _ in 0..<40 { machine.record(.success, duration: .zero, at: start + 1 + interval) }
+        machine.record(.failure, duration: .zero, at: start + 3 * interval)
+        #expect(machine.evidenceToReport(at: start + 3 * interval, fraction: 0.5, interval: interval) == nil, "4 of 47: far below")
+    }
+
+    @Test func theFleetsSumsTripOnTheSameRule() {
+        let policy = BreakerPolicy(minimumCalls: 10, consecutiveFailures: 5)
+        let a = BreakerEvidence(window: .init(calls: 8, failures: 3, slow: 0), failureRun: 3)
+        let b = BreakerEvidence(window: .init(calls: 9, failures: 2, slow: 0), failureRun: 2)
+        #expect(!policy.trips(on: a) && !policy.trips(on: b))
+        #expect(policy.trips(on: a + b), "3 + 2 failures in a row across the fleet")
+        let rates = BreakerEvidence(window: .init(calls: 6, failures: 4, slow: 0), failureRun: 1)
+        #expect(!policy.trips(on: rates), "below the minimum calls")
+        #expect(policy.trips(on: rates + rates), "12 calls, 8 failed")
+    }
+
     @Test func forcedStatesOverrideEverythingUntilReleased() {
         var machine = breaker()
         #expect(machine.force(open: true) == .forcedOpen)
@@ -90,6 +167,7 @@ struct BreakerTests {
         BreakerPolicy(window: .count(calls: 0)),
         BreakerPolicy(window: .time(duration: .seconds(10), buckets: 0)),
         BreakerPolicy(halfOpenProbes: 0),
+        BreakerPolicy(consecutiveFailures: -1),
     ])
     func invalidPoliciesAreRefused(policy: BreakerPolicy) {
         #expect(throws: FloodgateError.self) { try policy.validate() }

@@ -36,6 +36,13 @@ struct FleetCoordinationTests {
         }
     }
 
+    /// The run of failures the instance last reported for the integration's breaker, as the fleet's hash holds it.
+    static func reportedRun(of instance: FleetHarness.Instance, for integration: String, in fleet: FleetHarness) async throws -> Substring? {
+        let evidence = try RedisKeySchema().integrationKey(.breaker, integration: integration)
+        let field = try await fleet.observer.hgetall(evidence)[instance.floodgate.configuration.instanceID]
+        return field.map { String(buffer: $0) }?.split(separator: ":").last
+    }
+
     static func commands(_ instance: FleetHarness.Instance, _ component: RedisComponent) -> Int {
         instance.client.accounting.snapshot().count(component: component)
     }
@@ -186,9 +193,59 @@ struct FleetCoordinationTests {
         }
     }
 
+    @Test func failuresInARowOnDifferentInstancesAddUpAtOnce() async throws {
+        try await withFleet { fleet in
+            // The rates alone would wait for 100 calls: only the runs can open it.
+            let breaker = BreakerPolicy(minimumCalls: 100, consecutiveFailures: 5, openDuration: .seconds(30))
+            let a = try await fleet.addInstance(Self.configuration(breaker: breaker))
+            let b = try await fleet.addInstance(Self.configuration(breaker: breaker))
+            let key = try GuardKey(integration: "hubspot", tenant: "portal")
+            for _ in 0..<3 { a.floodgate.record(try await a.floodgate.acquire(key), .success) }
+            try await eventually("a has read the fleet's state") { a.floodgate.mode == .shared }
+            let before = Self.commands(a, .breaker)
+            for _ in 0..<3 { a.floodgate.record(try await a.floodgate.acquire(key), .failure) }
+            try await eventually("a's run of 3 reaches the fleet's evidence") {
+                try await Self.reportedRun(of: a, for: "hubspot", in: fleet) == "3"
+            }
+            #expect(Self.commands(a, .breaker) - before == 6, "its second failure and its third: two reports of three commands")
+            #expect(a.floodgate.breakerState(of: "hubspot") == .closed && b.floodgate.breakerState(of: "hubspot") == .closed)
+            // b's second failure in a row makes 3 + 2: the fleet's verdict comes with b's report, no interval waited.
+            for _ in 0..<2 { b.floodgate.record(try await b.floodgate.acquire(key), .failure) }
+            try await eventually("both instances open on the fleet's runs") {
+                a.floodgate.breakerState(of: "hubspot") != .closed && b.floodgate.breakerState(of: "hubspot") != .closed
+            }
+            #expect(b.floodgate.breakerState(of: "hubspot") == .open(until: fleet.clock.now.advanced(by: .seconds(30))))
+        }
+    }
+
+    @Test func aRunThatEndedNoLongerCountsFleetWide() async throws {
+        try await withFleet { fleet in
+            let breaker = BreakerPolicy(minimumCalls: 100, consecutiveFailures: 5, openDuration: .seconds(30))
+            let a = try await fleet.addInstance(Self.configuration(breaker: breaker))
+            let b = try await fleet.addInstance(Self.configuration(breaker: breaker))
+            let key = try GuardKey(integration: "hubspot", tenant: "portal")
+            func run(of instance: FleetHarness.Instance) async throws -> Substring? {
+                try await Self.reportedRun(of: instance, for: "hubspot", in: fleet)
+            }
+            for _ in 0..<3 { a.floodgate.record(try await a.floodgate.acquire(key), .failure) }
+            try await eventually("a's run of 3 reaches the fleet") { try await run(of: a) == "3" }
+            a.floodgate.record(try await a.floodgate.acquire(key), .success)
+            try await eventually("its end replaces it") { try await run(of: a) == "0" }
+            for _ in 0..<2 { b.floodgate.record(try await b.floodgate.acquire(key), .failure) }
+            try await eventually("b's run of 2 reaches the fleet") { try await run(of: b) == "2" }
+            // b's work loop reports one item at a time: once the end of its run is in the hash, its verdict on the
+            // report before (0 + 2 of 5) has been acted on. Had the fleet counted a's old run, b would be open and
+            // would report nothing more.
+            b.floodgate.record(try await b.floodgate.acquire(key), .success)
+            try await eventually("b's run ends") { try await run(of: b) == "0" }
+            #expect(a.floodgate.breakerState(of: "hubspot") == .closed && b.floodgate.breakerState(of: "hubspot") == .closed)
+        }
+    }
+
     @Test func failuresSeenOnDifferentInstancesAddUp() async throws {
         try await withFleet { fleet in
-            let breaker = BreakerPolicy(minimumCalls: 10, openDuration: .seconds(30))
+            // The rates only: no run of failures opens it.
+            let breaker = BreakerPolicy(minimumCalls: 10, consecutiveFailures: 0, openDuration: .seconds(30))
             let a = try await fleet.addInstance(Self.configuration(breaker: breaker))
             let b = try await fleet.addInstance(Self.configuration(breaker: breaker))
             let key = try GuardKey(integration: "salesforce", tenant: "org")
@@ -197,6 +254,7 @@ struct FleetCoordinationTests {
             }
             #expect(a.floodgate.breakerState(of: "salesforce") == .closed, "6 calls are below the minimum of 10")
             #expect(b.floodgate.breakerState(of: "salesforce") == .closed)
+            // Each instance reported its second failure at once (2 + 2 of 4 calls); the interval held the rest back.
             // The next report interval sends both windows; the fleet's 12 failures of 12 calls trip it everywhere.
             fleet.clock.advance(by: .seconds(1))
             try await eventually("both instances open on the fleet's evidence") {

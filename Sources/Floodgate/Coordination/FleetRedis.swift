@@ -85,35 +85,32 @@ struct FleetRedis: Sendable {
 
     // MARK: Breakers
 
-    /// Reports this instance's breaker window and reads the fleet's: one script (`HSET`, `HGETALL`, `PEXPIRE`).
-    /// Returns the fleet's totals over the reports no older than `window`.
-    /// Adds this instance's breaker counts to the fleet's evidence and returns the sums of the reports younger than
-    /// `window`: one pipeline of `HSET` (a field per instance: `time:calls:failures:slow`), `PEXPIRE` and `HGETALL`
-    /// — three commands, where a script doing the same is billed four on a pay-per-command Redis.
-    func reportBreaker(
-        key: String,
-        totals: OutcomeWindow.Totals,
-        now: Int64,
-        window: Int64
-    ) async throws -> OutcomeWindow.Totals {
+    /// Adds this instance's breaker evidence to the fleet's and returns the sums of the reports younger than
+    /// `window`: one pipeline of `HSET` (a field per instance: `time:calls:failures:slow:failuresInARow`), `PEXPIRE`
+    /// and `HGETALL` — three commands, where a script doing the same is billed four on a pay-per-command Redis. A
+    /// field without the run (an instance of an earlier version during a rolling deploy) counts as a run of 0.
+    func reportBreaker(key: String, evidence: BreakerEvidence, now: Int64, window: Int64) async throws -> BreakerEvidence {
+        let totals = evidence.window
         let replies = try await client.pipeline(
             [
-                RedisCommand("HSET", key, instanceID, "\(now):\(totals.calls):\(totals.failures):\(totals.slow)"),
+                RedisCommand(
+                    "HSET", key, instanceID,
+                    "\(now):\(totals.calls):\(totals.failures):\(totals.slow):\(evidence.failureRun)"
+                ),
                 RedisCommand("PEXPIRE", key, String(max(1_000, 2 * window / 1_000_000))),
                 RedisCommand("HGETALL", key),
             ],
             component: .breaker
         )
         let oldest = now - window
-        var sums = OutcomeWindow.Totals(calls: 0, failures: 0, slow: 0)
+        var sums = BreakerEvidence()
         for pair in try replies[2].get().pairs() {
             let fields = (try pair.value.optionalString() ?? "").split(separator: ":")
-            guard fields.count == 4, let time = Int64(fields[0]), time >= oldest,
+            guard fields.count == 4 || fields.count == 5, let time = Int64(fields[0]), time >= oldest,
                 let calls = Int(fields[1]), let failures = Int(fields[2]), let slow = Int(fields[3])
             else { continue }
-            sums.calls += calls
-            sums.failures += failures
-            sums.slow += slow
+            let run = fields.count == 5 ? Int(fields[4]) ?? 0 : 0
+            sums = sums + BreakerEvidence(window: .init(calls: calls, failures: failures, slow: slow), failureRun: run)
         }
         return sums
     }

@@ -19,7 +19,7 @@ extension Floodgate {
                     guard let fleet = self.fleet else { return }
                     group.addTask { await self.membershipLoop(fleet, joined: joinedAt) }
                     group.addTask { await self.eventLoop(fleet) }
-                    group.addTask { await self.reportLoop(fleet) }
+                    group.addTask { await self.breakerReportTicks() }
                 }
             }
             workSink.finish()
@@ -205,6 +205,8 @@ extension Floodgate {
                     let component: RedisComponent
                     if case .backoff = event { component = .backoff } else { component = .breaker }
                     try await fleet.publish(event, keepFor: max(1_000_000_000, keepFor), component: component)
+                case .reportBreaker(let integration, let evidence):
+                    try await reportBreaker(integration, evidence, fleet)
                 case .cede(let policy, let shrink):
                     await lease(policy, cede: !shrink)
                 case .releaseConcurrency(let policy, let lease):
@@ -230,65 +232,42 @@ extension Floodgate {
 
     // MARK: Breaker evidence
 
-    /// Every report interval, sends the fleet the windows of breakers whose local failure or slow-call rate has
-    /// reached the report fraction of a threshold, and opens a breaker everywhere when the fleet's sums trip it.
-    func reportLoop(_ fleet: FleetRedis) async {
-        let fraction = configuration.breakerReportFraction
+    /// Every report interval, hands the work loop the breaker evidence that the interval held back.
+    func breakerReportTicks() async {
         while !Task.isCancelled {
-            let now = clock.now().nanosecondsSince1970
-            let reports = engine.withLock { engine -> [(String, OutcomeWindow.Totals, BreakerPolicy)] in
-                guard engine.healthy else { return [] }
-                var reports: [(String, OutcomeWindow.Totals, BreakerPolicy)] = []
-                for (name, entry) in engine.breakers {
-                    guard entry.unreported, entry.machine.state == .closed else { continue }
-                    entry.unreported = false
-                    let totals = entry.machine.totals(at: now)
-                    let policy = entry.machine.policy
-                    // A lone failure or slow call among an instance's few calls is the workload's noise: not worth a
-                    // report (three commands) until a second one comes.
-                    guard totals.calls > 0, totals.failures >= 2 || totals.slow >= 2 else { continue }
-                    let failureRate = Double(totals.failures) / Double(totals.calls)
-                    let slowRate = Double(totals.slow) / Double(totals.calls)
-                    if failureRate >= policy.failureRateThreshold * fraction || slowRate >= policy.slowCallRateThreshold * fraction {
-                        reports.append((name, totals, policy))
-                    }
-                }
-                return reports
-            }
-            for (integration, totals, policy) in reports {
-                do {
-                    let fleetTotals = try await fleet.reportBreaker(
-                        key: fleet.schema.integrationKey(.breaker, integration: integration),
-                        totals: totals,
-                        now: now,
-                        window: policy.reportWindow
-                    )
-                    guard fleetTotals.calls >= policy.minimumCalls else { continue }
-                    let failureRate = Double(fleetTotals.failures) / Double(fleetTotals.calls)
-                    let slowRate = Double(fleetTotals.slow) / Double(fleetTotals.calls)
-                    guard failureRate >= policy.failureRateThreshold || slowRate >= policy.slowCallRateThreshold else {
-                        continue
-                    }
-                    let until = now + policy.openDuration.nanoseconds
-                    let opened = engine.withLock { $0.breaker(integration).machine.open(until: until) }
-                    if let opened {
-                        emitBreakerChange(integration, opened, at: now)
-                        logger.notice(
-                            "breaker opened on the fleet's evidence",
-                            metadata: ["integration": "\(integration)", "calls": "\(fleetTotals.calls)", "failures": "\(fleetTotals.failures)"]
-                        )
-                        try await fleet.publish(.breakerOpened(integration: integration, until: until), keepFor: until - now, component: .breaker)
-                    }
-                } catch {
-                    coordinationFailed(error, doing: "reporting breaker evidence")
-                }
-            }
             do {
                 try await clock.sleep(until: clock.now().advanced(by: configuration.breakerReportInterval))
             } catch {
                 return
             }
+            let now = clock.now().nanosecondsSince1970
+            for report in engine.withLock({ $0.breakerReportsDue(at: now) }) { workSink.yield(report) }
         }
+    }
+
+    /// Adds this instance's breaker evidence to the fleet's and opens the breaker everywhere when the sums trip it.
+    func reportBreaker(_ integration: String, _ evidence: BreakerEvidence, _ fleet: FleetRedis) async throws {
+        guard engine.withLock({ $0.healthy }) else { return }
+        let now = clock.now().nanosecondsSince1970
+        let policy = configuration.breakerPolicy(for: integration)
+        let fleetEvidence = try await fleet.reportBreaker(
+            key: fleet.schema.integrationKey(.breaker, integration: integration),
+            evidence: evidence,
+            now: now,
+            window: policy.reportWindow
+        )
+        guard policy.trips(on: fleetEvidence) else { return }
+        let until = now + policy.openDuration.nanoseconds
+        guard let opened = engine.withLock({ $0.breaker(integration).machine.open(until: until) }) else { return }
+        emitBreakerChange(integration, opened, at: now)
+        logger.notice(
+            "breaker opened on the fleet's evidence",
+            metadata: [
+                "integration": "\(integration)", "calls": "\(fleetEvidence.window.calls)",
+                "failures": "\(fleetEvidence.window.failures)", "failuresInARow": "\(fleetEvidence.failureRun)",
+            ]
+        )
+        try await fleet.publish(.breakerOpened(integration: integration, until: until), keepFor: until - now, component: .breaker)
     }
 
     // MARK: Eviction

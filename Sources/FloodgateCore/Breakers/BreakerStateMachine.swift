@@ -28,6 +28,13 @@ package struct BreakerStateMachine: Sendable, Hashable {
     /// The end of the last open period: the fleet counts half-open probes per period.
     package private(set) var lastOpenUntil: Int64 = 0
     private var window: OutcomeWindow
+    /// Failures in a row since the last success (closed state).
+    package private(set) var failureRun = 0
+    /// What the fleet last heard from this breaker: when (nil: nothing yet), and the run it said.
+    private var lastReportAt: Int64? = nil
+    private var reportedRun = 0
+    /// A failure or slow call came since the last report.
+    private var unreported = false
 
     package init(policy: BreakerPolicy) {
         self.policy = policy
@@ -59,11 +66,12 @@ package struct BreakerStateMachine: Sendable, Hashable {
         switch state {
         case .forcedOpen, .forcedClosed:
             window.add(failure: outcome == .failure, slow: slow, at: now)
+            failureRun = outcome == .failure ? failureRun + 1 : 0
             return nil
         case .halfOpen(let issued, let succeeded):
             if outcome == .failure || slow { return transition(to: .open(until: now + policy.openDuration.nanoseconds)) }
             if succeeded + 1 >= policy.halfOpenProbes {
-                window.reset()
+                resetEvidence()
                 return transition(to: .closed)
             }
             state = .halfOpen(probesIssued: issued, probesSucceeded: succeeded + 1)
@@ -72,15 +80,33 @@ package struct BreakerStateMachine: Sendable, Hashable {
             return nil  // a late outcome of a call admitted before opening
         case .closed:
             window.add(failure: outcome == .failure, slow: slow, at: now)
-            let totals = window.latestTotals
-            guard totals.calls >= policy.minimumCalls else { return nil }
-            let failureRate = Double(totals.failures) / Double(totals.calls)
-            let slowRate = Double(totals.slow) / Double(totals.calls)
-            if failureRate >= policy.failureRateThreshold || slowRate >= policy.slowCallRateThreshold {
+            failureRun = outcome == .failure ? failureRun + 1 : 0
+            if outcome == .failure || slow { unreported = true }
+            if policy.trips(on: BreakerEvidence(window: window.latestTotals, failureRun: failureRun)) {
                 return transition(to: .open(until: now + policy.openDuration.nanoseconds))
             }
             return nil
         }
+    }
+
+    /// This breaker's evidence for the fleet after an outcome recorded at `now`, when it is worth the report's
+    /// commands (marked as reported); nil otherwise. Worth it: a run of two failures or more as soon as it grows, the
+    /// end of a run the fleet was told of (so the fleet stops counting it), and otherwise failures or slow calls that
+    /// reach `fraction` of a rate threshold, at most once an `interval` (a lone failure among few calls is noise).
+    package mutating func evidenceToReport(at now: Int64, fraction: Double, interval: Int64) -> BreakerEvidence? {
+        guard state == .closed else { return nil }
+        let totals = window.totals(at: now)
+        let runGrew = failureRun >= 2 && failureRun > reportedRun
+        let runEnded = failureRun == 0 && reportedRun >= 2
+        let ratesWorthIt = unreported && (totals.failures >= 2 || totals.slow >= 2)
+            && policy.reachesRates(totals, fraction: fraction) && now - (lastReportAt ?? now - interval) >= interval
+        guard runGrew || runEnded || ratesWorthIt else {
+            reportedRun = min(reportedRun, failureRun)
+            return nil
+        }
+        (lastReportAt, reportedRun) = (now, failureRun)
+        unreported = false
+        return BreakerEvidence(window: totals, failureRun: failureRun)
     }
 
     /// Opens because another instance (or an operator) says so, until `until`.
@@ -98,7 +124,7 @@ package struct BreakerStateMachine: Sendable, Hashable {
     package mutating func close() -> State? {
         switch state {
         case .open, .halfOpen:
-            window.reset()
+            resetEvidence()
             return transition(to: .closed)
         case .closed, .forcedOpen, .forcedClosed:
             return nil
@@ -122,8 +148,16 @@ package struct BreakerStateMachine: Sendable, Hashable {
     /// Ends a forced state: back to closed with an empty window.
     @discardableResult
     package mutating func release() -> State? {
-        window.reset()
+        resetEvidence()
         return transition(to: .closed)
+    }
+
+    /// A closed breaker starts again from no evidence; the fleet's reports of it have aged out or will.
+    private mutating func resetEvidence() {
+        window.reset()
+        failureRun = 0
+        (lastReportAt, reportedRun) = (nil, 0)
+        unreported = false
     }
 
     /// While half-open: the open period being probed.

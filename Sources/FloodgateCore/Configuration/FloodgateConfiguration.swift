@@ -32,10 +32,11 @@ public struct FloodgateConfiguration: Sendable {
     /// How long a membership lasts without renewal (an instance that stops renewing keeps its share counted this
     /// long, plus each policy's window).
     public var membershipTTL: Duration
-    /// How often an instance reports its breakers' evidence to the fleet (only for breakers with recent failures).
+    /// How often at most an instance reports a breaker's failure and slow-call rates to the fleet (a run of failures
+    /// is reported as it grows, since the fleet's verdict on it must not wait).
     public var breakerReportInterval: Duration
-    /// An instance reports a breaker's counts once its local failure (or slow-call) rate reaches this share of the
-    /// threshold; below it, a breaker costs no command.
+    /// An instance reports a breaker's rates once its local failure (or slow-call) rate reaches this share of the
+    /// threshold (and its failures in a row from the second on); below it, a breaker costs no command.
     public var breakerReportFraction: Double
     /// After a provider's back-off ends, each instance waits a random extra time up to this, so the fleet does not
     /// return in one stampede.

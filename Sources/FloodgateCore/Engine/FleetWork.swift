@@ -7,6 +7,8 @@ package enum FleetWork: Sendable {
     /// Cede this instance's allowance of a policy another instance found short (or, `shrink`, lease again for
     /// what the demand needs, giving back the rest of a lease taken without contention).
     case cede(PolicyReference, shrink: Bool)
+    /// Add this instance's breaker evidence to the fleet's, and open the breaker everywhere if the sums trip it.
+    case reportBreaker(integration: String, BreakerEvidence)
     /// Count a successful half-open probe of the open period ending at `epoch`.
     case probeSucceeded(integration: String, epoch: Int64)
 }

@@ -107,8 +107,6 @@ package struct GuardEngine: Sendable {
     package final class BreakerBox: @unchecked Sendable {
         // Only ever accessed under the engine's lock, which already excludes overlapping access: no dynamic checks.
         @exclusivity(unchecked) package var machine: BreakerStateMachine
-        /// New failures or slow calls since the last report to the fleet.
-        @exclusivity(unchecked) package var unreported = false
 
         package init(policy: BreakerPolicy) { machine = BreakerStateMachine(policy: policy) }
     }
@@ -481,7 +479,9 @@ package struct GuardEngine: Sendable {
             if case .failure = outcome { failed = true } else { failed = false }
             let change = breaker.machine.record(failed ? .failure : .success, duration: elapsed, at: now)
             recorded.breakerChange = change
-            if failed || elapsed >= breaker.machine.policy.slowCallDuration { breaker.unreported = true }
+            if let evidence = evidenceToReport(breaker, at: now) {
+                recorded.effects.append(.reportBreaker(integration: integration, evidence))
+            }
             switch change {
             case .open(let until)?:
                 recorded.effects.append(.publish(.breakerOpened(integration: integration, until: until)))
@@ -696,6 +696,24 @@ package struct GuardEngine: Sendable {
     }
 
     // MARK: Breakers and back-off
+
+    /// The report-interval tick: the breaker evidence held back by the interval since the last report (failures or
+    /// slow calls recorded since, that no later outcome has sent).
+    package mutating func breakerReportsDue(at now: Int64) -> [FleetWork] {
+        breakers.compactMap { integration, box in
+            evidenceToReport(box, at: now).map { FleetWork.reportBreaker(integration: integration, $0) }
+        }
+    }
+
+    /// A breaker's evidence for the fleet, when Redis is reachable and the breaker says it is worth a report.
+    private func evidenceToReport(_ breaker: BreakerBox, at now: Int64) -> BreakerEvidence? {
+        guard healthy else { return nil }
+        return breaker.machine.evidenceToReport(
+            at: now,
+            fraction: settings.configuration.breakerReportFraction,
+            interval: settings.configuration.breakerReportInterval.nanoseconds
+        )
+    }
 
     /// Applies another instance's (or the state hash's) event; returns the breaker's new state when it changed.
     @discardableResult
