@@ -136,6 +136,25 @@ struct SidecarAPITests {
         }
     }
 
+    @Test func fiveFailedCallsInARowOpenTheBreakerWithTheDefaultPolicy() async throws {
+        let sidecar = try await makeSidecar()
+        try await sidecar.makeApplication().test(.router) { client in
+            // Successes first: the window's failure rate stays under 50% throughout; only the run opens it.
+            for status in [200, 200, 200, 200, 200, 200, 500, 500, 500, 500] {
+                let acquired = try await client.send(.post, "/v1/acquire", #"{"integration":"hubspot","tenant":"T1"}"#)
+                let permit = try #require(acquired.object["permit"] as? String, "closed before the fifth failure")
+                #expect(try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","status":\#(status)}"#).status == .ok)
+            }
+            #expect(try await client.send(.get, "/v1/keys/hubspot/T1").object["breaker"] as? String == "closed")
+            let permit = try #require(
+                try await client.send(.post, "/v1/acquire", #"{"integration":"hubspot","tenant":"T2"}"#).object["permit"] as? String
+            )
+            _ = try await client.send(.post, "/v1/record", #"{"permit":"\#(permit)","status":503}"#)
+            let refused = try await client.send(.post, "/v1/acquire", #"{"integration":"hubspot","tenant":"T3"}"#)
+            #expect(refused.status == .serviceUnavailable && refused.errorCode == "breaker_open", "the integration, every tenant")
+        }
+    }
+
     @Test func aForcedBreakerRefusesUntilSetBackToAuto() async throws {
         let sidecar = try await makeSidecar()
         try await sidecar.makeApplication().test(.router) { client in

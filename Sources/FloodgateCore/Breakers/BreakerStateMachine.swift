@@ -98,8 +98,11 @@ package struct BreakerStateMachine: Sendable, Hashable {
         let totals = window.totals(at: now)
         let runGrew = failureRun >= 2 && failureRun > reportedRun
         let runEnded = failureRun == 0 && reportedRun >= 2
-        let ratesWorthIt = unreported && (totals.failures >= 2 || totals.slow >= 2)
-            && policy.reachesRates(totals, fraction: fraction) && now - (lastReportAt ?? now - interval) >= interval
+        // Bad calls since the last report that no longer bring the rates near a threshold are not worth one.
+        if unreported, !(totals.failures >= 2 || totals.slow >= 2) || !policy.reachesRates(totals, fraction: fraction) {
+            unreported = false
+        }
+        let ratesWorthIt = unreported && now - (lastReportAt ?? now - interval) >= interval
         guard runGrew || runEnded || ratesWorthIt else {
             reportedRun = min(reportedRun, failureRun)
             return nil
