@@ -193,15 +193,23 @@ struct FleetCoordinationTests {
         }
     }
 
-    @Test func failuresInARowOnDifferentInstancesAddUpAtOnce() async throws {
+    /// Two instances in shared mode whose breakers open only on a run of five (the rates would wait for 100 calls).
+    func withTwoInstancesOnARunBreaker(
+        _ body: (FleetHarness, FleetHarness.Instance, FleetHarness.Instance, GuardKey) async throws -> Void
+    ) async throws {
         try await withFleet { fleet in
-            // The rates alone would wait for 100 calls: only the runs can open it.
             let breaker = BreakerPolicy(minimumCalls: 100, consecutiveFailures: 5, openDuration: .seconds(30))
             let a = try await fleet.addInstance(Self.configuration(breaker: breaker))
             let b = try await fleet.addInstance(Self.configuration(breaker: breaker))
-            let key = try GuardKey(integration: "hubspot", tenant: "portal")
+            // Evidence goes to the fleet only from an instance that has read the fleet's state.
+            try await eventually("both in shared mode") { a.floodgate.mode == .shared && b.floodgate.mode == .shared }
+            try await body(fleet, a, b, try GuardKey(integration: "hubspot", tenant: "portal"))
+        }
+    }
+
+    @Test func failuresInARowOnDifferentInstancesAddUpAtOnce() async throws {
+        try await withTwoInstancesOnARunBreaker { fleet, a, b, key in
             for _ in 0..<3 { a.floodgate.record(try await a.floodgate.acquire(key), .success) }
-            try await eventually("a has read the fleet's state") { a.floodgate.mode == .shared }
             let before = Self.commands(a, .breaker)
             for _ in 0..<3 { a.floodgate.record(try await a.floodgate.acquire(key), .failure) }
             try await eventually("a's run of 3 reaches the fleet's evidence") {
@@ -219,11 +227,7 @@ struct FleetCoordinationTests {
     }
 
     @Test func aRunThatEndedNoLongerCountsFleetWide() async throws {
-        try await withFleet { fleet in
-            let breaker = BreakerPolicy(minimumCalls: 100, consecutiveFailures: 5, openDuration: .seconds(30))
-            let a = try await fleet.addInstance(Self.configuration(breaker: breaker))
-            let b = try await fleet.addInstance(Self.configuration(breaker: breaker))
-            let key = try GuardKey(integration: "hubspot", tenant: "portal")
+        try await withTwoInstancesOnARunBreaker { fleet, a, b, key in
             func run(of instance: FleetHarness.Instance) async throws -> Substring? {
                 try await Self.reportedRun(of: instance, for: "hubspot", in: fleet)
             }
