@@ -25,6 +25,11 @@ public struct UsageFigures: Sendable, Codable, Hashable {
     public var warmKeyCalls: Int
     public var falseRefusals: Int
     public var hotKeys: Int
+    /// Interactions with Redis that warm keys' calls sent themselves (lease or grant requests, a script counting once)
+    /// per warm key's call; nil without warm keys.
+    public var warmKeyInteractionsPerCall: Double?
+    /// The fewest that any exact design can expect for the same calls without refusing any (``PermitBound``).
+    public var warmKeyInteractionsLowerBound: Double?
     /// Commands the hot keys' calls sent themselves (grants, leases; every command for the baselines) per admitted
     /// call of theirs, from the instances' accounting (a script counts once).
     public var overloadedCommandsPerAdmittedCall: Double?
@@ -136,6 +141,17 @@ public struct UsageFigures: Sendable, Codable, Hashable {
         warmKeyCalls = warmCalls
         falseRefusals = refusals
         falseRefusalRate = warmCalls == 0 ? nil : Double(refusals) / Double(warmCalls)
+        if warmCalls > 0 {
+            let warmRecords = records.filter { warm.contains($0.call.key) }
+            warmKeyInteractionsPerCall = Double(warmRecords.reduce(0) { $0 + $1.ownCommands }) / Double(warmCalls)
+            let offered = warmRecords.compactMap { record -> (key: SimulatedKey, instance: Int, time: Int64)? in
+                switch record.outcome {
+                case .upstream, .refused(.rateLimited): return (record.call.key, record.call.instance, record.call.time)
+                default: return nil
+                }
+            }
+            warmKeyInteractionsLowerBound = PermitBound.interactions(offered: offered, workload: workload) / Double(warmCalls)
+        }
 
         let hotRecords = records.filter { hot[$0.call.key] != nil }
         let hotAdmitted = hotRecords.count { if case .upstream = $0.outcome { true } else { false } }

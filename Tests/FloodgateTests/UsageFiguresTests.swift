@@ -1,4 +1,5 @@
 import Floodgate
+import Foundation
 import Testing
 
 @testable import FloodgateSimulation
@@ -80,6 +81,34 @@ struct UsageFiguresTests {
         records.append(Self.record(3, at: 55, .refused(.rateLimited)))
         let over = UsageFigures(workload: Self.workload(), records: records)
         #expect(over.warmKeyCalls == 0 && over.falseRefusals == 0 && over.falseRefusalRate == nil)
+    }
+
+    @Test func theFewestExpectedAsksOfKnownAllocations() {
+        // One instance at one call a window and nothing to hand out: it must ask whenever a call comes.
+        #expect(abs(PermitBound.fewestExpectedAsks(rates: [1], limit: 0) - (1 - exp(-1))) < 1e-9)
+        // Two at half a call a window and one permit: it goes to one of them, P(c > 1) + P(c > 0).
+        let tail0 = 1 - exp(-0.5)
+        let tail1 = 1 - exp(-0.5) * 1.5
+        #expect(abs(PermitBound.fewestExpectedAsks(rates: [0.5, 0.5], limit: 1) - (tail1 + tail0)) < 1e-9)
+        // Unequal rates: the permit goes where it saves more (the busier instance).
+        let busy = PermitBound.fewestExpectedAsks(rates: [2, 0.1], limit: 1)
+        #expect(abs(busy - ((1 - exp(-2) * 3) + (1 - exp(-0.1)))) < 1e-9)
+        // Plenty of permits: nothing to expect; counted in units past 2,000 permits, still nothing.
+        #expect(PermitBound.fewestExpectedAsks(rates: [3, 3, 3], limit: 100) == 0)
+        #expect(PermitBound.fewestExpectedAsks(rates: [900, 900], limit: 100_000) == 0)
+        // Units can only lower it: a tight large limit stays within the exact answer's neighbourhood, never above.
+        let coarse = PermitBound.fewestExpectedAsks(rates: [3_000, 3_000], limit: 6_000)
+        #expect(coarse >= 0 && coarse <= PermitBound.fewestExpectedAsks(rates: [3_000, 3_000], limit: 5_000))
+    }
+
+    @Test func warmKeysInteractionsAndTheirBound() {
+        // Two warm keys, one call each every 6 s on instance 0 (10 a minute of slack's 50): the bound is tiny; each call
+        // here sent one command itself.
+        let records = (0..<60).map { index in Self.record(index % 2, at: Double(index) * 3, .upstream(.success), commands: 1) }
+        let figures = UsageFigures(workload: Self.workload(), records: records)
+        #expect(figures.warmKeyInteractionsPerCall == 1)
+        let bound = figures.warmKeyInteractionsLowerBound ?? .nan
+        #expect(bound >= 0 && bound < 1e-6, "10 calls a minute on one instance holding up to 50: \(bound)")
     }
 
     @Test func overloadedKeysCommandsPerAdmittedCall() {
