@@ -71,7 +71,7 @@ extension BreakerPolicy {
     /// failures, or at least `minimumCalls` calls in the window with a failure or slow-call rate at its threshold.
     package func trips(on evidence: BreakerEvidence) -> Bool {
         if consecutiveFailures > 0, evidence.failureRun >= consecutiveFailures { return true }
-        return reachesRates(evidence.window, fraction: 1) && evidence.window.calls >= minimumCalls
+        return evidence.window.calls >= minimumCalls && reachesRates(evidence.window, fraction: 1)
     }
 
     /// Whether the window's failure or slow-call rate reaches `fraction` of its threshold.

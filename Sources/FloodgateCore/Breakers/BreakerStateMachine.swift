@@ -95,9 +95,14 @@ package struct BreakerStateMachine: Sendable, Hashable {
     /// reach `fraction` of a rate threshold, at most once an `interval` (a lone failure among few calls is noise).
     package mutating func evidenceToReport(at now: Int64, fraction: Double, interval: Int64) -> BreakerEvidence? {
         guard state == .closed else { return nil }
-        let totals = window.totals(at: now)
         let runGrew = failureRun >= 2 && failureRun > reportedRun
         let runEnded = failureRun == 0 && reportedRun >= 2
+        // The common case, a success with nothing pending, decides without reading the window.
+        guard runGrew || runEnded || unreported else {
+            reportedRun = min(reportedRun, failureRun)
+            return nil
+        }
+        let totals = window.totals(at: now)
         // Bad calls since the last report that no longer bring the rates near a threshold are not worth one.
         if unreported, !(totals.failures >= 2 || totals.slow >= 2) || !policy.reachesRates(totals, fraction: fraction) {
             unreported = false
