@@ -154,7 +154,10 @@ struct SimulateCommand: AsyncParsableCommand {
             try applyFlags(to: &workload, scenario: scenario)
             return (scenario, workload)
         }
-        let names = designs.split(separator: ",").map { String($0) }
+        let names = designs.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.isEmpty, names.allSatisfy(Simulation.designNames.contains) else {
+            throw ValidationError("--designs: comma-separated, of \(Simulation.designNames.joined(separator: ", "))")
+        }
         guard let serverKind = RedisServerKind(rawValue: server ?? "plain") else {
             throw ValidationError("--server: \(RedisServerKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }

@@ -22,6 +22,8 @@ struct SidecarProcessTests {
         (["serve", "--socket", "/nonexistent/floodgate.sock"], [:], "FLOODGATE_SOCKET"),
         (["serve"], ["FLOODGATE_SOCKET": "/etc/passwd"], "FLOODGATE_SOCKET"),
         (["serve", "--no-such-flag"], [:], "--no-such-flag"),
+        (["simulate", "--designs", "naive,fast"], [:], "--designs"),
+        (["simulate", "--minutes", "0"], [:], "--minutes"),
     ] as [([String], [String: String], String)])
     func invalidConfigurationExitsWithStatus2AndNamesTheKey(arguments: [String], environment: [String: String], named: String) async throws {
         let run = try await FloodgateProcess.runToEnd(arguments, environment: environment)
