@@ -206,7 +206,11 @@ extension Floodgate {
                     if case .backoff = event { component = .backoff } else { component = .breaker }
                     try await fleet.publish(event, keepFor: max(1_000_000_000, keepFor), component: component)
                 case .reportBreaker(let integration, let evidence):
-                    try await reportBreaker(integration, evidence, fleet)
+                    do {
+                        try await reportBreaker(integration, evidence, fleet)
+                    } catch {
+                        coordinationFailed(error, doing: "reporting breaker evidence")
+                    }
                 case .cede(let policy, let shrink):
                     await lease(policy, cede: !shrink)
                 case .releaseConcurrency(let policy, let lease):
