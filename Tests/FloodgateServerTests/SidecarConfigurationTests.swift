@@ -46,8 +46,16 @@ struct SidecarConfigurationTests {
         #expect(try await SidecarConfiguration.load(environment: ["CLOCK_SKEW": "20ms"]).guards.maximumClockSkew == .milliseconds(20))
     }
 
+    @Test func theBreakersRunOfFailuresIsConfigurable() async throws {
+        #expect(try await SidecarConfiguration.load(environment: [:]).guards.defaultBreaker.consecutiveFailures == 5)
+        let off = try await SidecarConfiguration.load(environment: ["BREAKER_CONSECUTIVE_FAILURES": "0"])
+        #expect(off.guards.breakerPolicy(for: "hubspot").consecutiveFailures == 0)
+    }
+
     @Test(arguments: [
         (["FLOODGATE_PORT": "abc"], "floodgate.port"),
+        (["BREAKER_CONSECUTIVE_FAILURES": "-1"], "breaker.consecutive.failures"),
+        (["BREAKER_CONSECUTIVE_FAILURES": "five"], "breaker.consecutive.failures"),
         (["FLOODGATE_PORT": "70000"], "floodgate.port"),
         (["SUSPEND_REDIS": "maybe"], "suspend.redis"),
         (["FALLBACK": "sometimes"], "fallback"),

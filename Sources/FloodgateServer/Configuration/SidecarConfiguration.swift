@@ -18,6 +18,7 @@ import Foundation
 /// | `fleet.size`, `instance.index`, `instance.id`, `key.prefix`, `share.fraction` | see ``FloodgateConfiguration`` | the fleet |
 /// | `fallback` (`FALLBACK`) | `exact` | beyond held leases without a fresh view of the fleet: `exact` (nothing) or `available` (the local-only share) |
 /// | `clock.skew` (`CLOCK_SKEW`) | `250ms` | the most the instances' clocks may differ (``FloodgateConfiguration/maximumClockSkew``): what exactness allows for at window edges |
+/// | `breaker.consecutive.failures` (`BREAKER_CONSECUTIVE_FAILURES`) | `5` | failures in a row (fleet-wide) that open an integration's breaker; 0: the failure rate only (``BreakerPolicy/consecutiveFailures``) |
 /// | `floodgate.integrations` (`FLOODGATE_INTEGRATIONS`) | `slack,hubspot,salesforce` | integrations the API accepts |
 /// | `floodgate.limits.<integration>` | the built-in profile | policies (``PolicySpec``), replacing the profile |
 /// | `floodgate.budget` (`FLOODGATE_BUDGET`) | none | Redis commands allowed per day (``CommandBudget``) |
@@ -129,6 +130,12 @@ public struct SidecarConfiguration: Sendable {
         }
         guards = FloodgateConfiguration(config: config, profiles: profiles)
         if let clockSkew { guards.maximumClockSkew = clockSkew }
+        if let run = config.int(forKey: "breaker.consecutive.failures") {
+            guard run >= 0 else {
+                throw SidecarConfigurationError(key: "breaker.consecutive.failures", problem: "must be 0 (off) or more")
+            }
+            guards.defaultBreaker.consecutiveFailures = run
+        }
         guards.shadowIntegrations = Set(shadow.map { $0 == "all" ? "*" : $0 })
         try validate()
     }
@@ -165,7 +172,7 @@ public struct SidecarConfiguration: Sendable {
     static let typedKeys: [(key: String, type: String)] = [
         ("floodgate.port", "int"), ("floodgate.budget", "int"), ("floodgate.body.limit", "int"),
         ("fleet.size", "int"), ("instance.index", "int"), ("share.fraction", "double"), ("suspend.redis", "bool"),
-        ("cache.keyspace.configure", "bool"), ("floodgate.price.per100k", "double"),
+        ("cache.keyspace.configure", "bool"), ("floodgate.price.per100k", "double"), ("breaker.consecutive.failures", "int"),
     ]
 
     static func checkTypes(_ config: ConfigReader) throws(SidecarConfigurationError) {
