@@ -78,7 +78,9 @@ struct FaultTests {
 
     @Test func perCommandTimeout() async throws {
         try await withRedisServer { server in
-            try await withRunningClient(testConfiguration(server, commandTimeout: .milliseconds(100))) { (client) async throws in
+            // Long enough that the commands before and after the pause answer in time on a loaded machine (at 100 ms,
+            // a CI run with many servers starting at once timed one of them out).
+            try await withRunningClient(testConfiguration(server, commandTimeout: .seconds(2))) { (client) async throws in
                 let a = uniqueKey("a")
                 let b = uniqueKey("b")
                 try await client.set(a, to: "value-a")
