@@ -66,8 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await app.runService()
         } catch let error as IOError {
-            FileHandle.standardError.write(Data("floodgate: cannot serve on \(configuration.host):\(configuration.port): \(error)\n".utf8))
-            throw ExitCode(1)
+            throw commandFailure("cannot serve on \(configuration.host):\(configuration.port): \(error)")
         }
     }
 }
