@@ -171,6 +171,36 @@ struct FleetCoordinationTests {
         }
     }
 
+    /// A heartbeat reads the membership every time but renews this member's entry only once half its TTL or less is
+    /// left (here a TTL of 3 s and a heartbeat a second: every other one); the entry never has less than half its TTL
+    /// left when read, and an entry Redis lost is written again at the next heartbeat, not half a TTL later.
+    @Test func aHeartbeatRenewsMembershipOnlyWhenHalfItsTTLIsLeft() async throws {
+        try await withFleet { fleet in
+            let a = try await fleet.addInstance(Self.configuration())
+            let id = a.floodgate.configuration.instanceID
+            let before = a.client.accounting.snapshot()
+            for _ in 0..<20 {
+                try await fleet.advance(by: .seconds(1), step: .seconds(1), instances: [a])
+                try await fleet.settle(instances: [a])
+                let entries = try await fleet.observer.send(RedisCommand("ZRANGE", "fg:{fleet}:members", "0", "-1", "WITHSCORES"))
+                let score = try entries.elements().last.map { try $0.elements()[1].double() } ?? 0  // RESP3 pairs
+                let left = Int64(score) - fleet.clock.now.nanosecondsSince1970 / 1_000_000
+                #expect(left >= 1_500 && left <= 3_000, "\(left) ms of membership left")
+            }
+            let sent = a.client.accounting.snapshot().subtracting(before).counts
+            let reads = sent[.init(component: .membership, command: "zrange"), default: 0]
+            let renewals = sent[.init(component: .membership, command: "zadd"), default: 0]
+            #expect(reads == 20, "a read every heartbeat")
+            #expect(renewals >= 9 && renewals <= 11, "\(renewals) renewals in 20 heartbeats")
+
+            _ = try await fleet.observer.send(RedisCommand("DEL", "fg:{fleet}:members"))
+            try await fleet.advance(by: .seconds(1), step: .seconds(1), instances: [a])
+            try await fleet.settle(instances: [a])
+            let members = try await fleet.observer.send(RedisCommand("ZRANGE", "fg:{fleet}:members", "0", "-1"))
+            #expect(try members.elements().compactMap(\.string).map { $0.split(separator: "|")[0] } == [Substring(id)])
+        }
+    }
+
     @Test func anOpenBreakerReachesEveryInstanceByPubSub() async throws {
         try await withFleet { fleet in
             let breaker = BreakerPolicy(minimumCalls: 5, openDuration: .seconds(30))

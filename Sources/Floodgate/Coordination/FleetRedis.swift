@@ -14,19 +14,20 @@ struct FleetRedis: Sendable {
 
     // MARK: Membership
 
-    /// Renews this instance's membership (expiring at `expiresAt`) and reads the fleet's: `ZADD` + `ZRANGE`, plus
-    /// `ZREMRANGEBYSCORE` of members gone longer than `retention` when `collect` is set, and a `ZREM` of the entry
-    /// joined at `replacing` (after the new one is written, so no reader ever misses this member).
+    /// Reads the fleet's membership (`ZRANGE`), first renewing this instance's to expire at `renewUntil` (`ZADD`)
+    /// unless it is nil, plus `ZREMRANGEBYSCORE` of members gone longer than `retention` when `collect` is set, and a
+    /// `ZREM` of the entry joined at `replacing` (after the new one is written, so no reader ever misses this member).
     func heartbeat(
         joinedAt: Int64,
-        expiresAt: Int64,
+        renewUntil: Int64?,
         now: Int64,
         retention: Int64,
         collect: Bool,
         replacing: Int64? = nil
     ) async throws -> [MembershipView.Member] {
         let member = "\(instanceID)|\(joinedAt / 1_000_000)"
-        var commands = [RedisCommand("ZADD", membersKey, String(expiresAt / 1_000_000), member)]
+        var commands: [RedisCommand] = []
+        if let renewUntil { commands.append(RedisCommand("ZADD", membersKey, String(renewUntil / 1_000_000), member)) }
         if let replacing { commands.append(RedisCommand("ZREM", membersKey, "\(instanceID)|\(replacing / 1_000_000)")) }
         if collect {
             commands.append(RedisCommand("ZREMRANGEBYSCORE", membersKey, "-inf", "(\((now - retention) / 1_000_000)"))

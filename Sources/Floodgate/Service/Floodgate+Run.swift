@@ -30,7 +30,7 @@ extension Floodgate {
             let handOver = engine.withLock { $0.handOverCandidates(at: clock.now().nanosecondsSince1970) }
             for policy in handOver { await lease(policy, cede: true, leaving: true) }
             let now = clock.now().nanosecondsSince1970
-            _ = try? await fleet.heartbeat(joinedAt: joined, expiresAt: now, now: now, retention: retention, collect: false)
+            _ = try? await fleet.heartbeat(joinedAt: joined, renewUntil: now, now: now, retention: retention, collect: false)
         }
     }
 
@@ -50,7 +50,9 @@ extension Floodgate {
 
     // MARK: Membership
 
-    /// Renews membership every heartbeat and reads the fleet's; while Redis is unhealthy, tries every recovery
+    /// Reads the fleet's membership every heartbeat, and renews this instance's once half of its TTL or less is left
+    /// (so a `ZADD` every third heartbeat with the defaults, not every one), after an outage, and whenever the fleet's
+    /// record of it is not the one last written (Redis lost it); while Redis is unhealthy, tries every recovery
     /// interval (an attempt on a disconnected client sends nothing). The first view after an outage keeps the last
     /// one's counts as a floor (see ``MembershipView``), and the fleet's state is read again.
     func membershipLoop(_ fleet: FleetRedis, joined: JoinRecord) async {
@@ -59,6 +61,8 @@ extension Floodgate {
         let retention = self.retention
         var nextHeartbeat = Int64.min
         var beats = 0
+        /// The expiry the last renewal wrote, in the fleet's millisecond precision.
+        var renewedUntil: Int64?
         while !Task.isCancelled {
             let now = clock.now().nanosecondsSince1970
             if coordinationOff {
@@ -75,21 +79,33 @@ extension Floodgate {
             if !healthy || now >= nextHeartbeat {
                 do {
                     var joinedAt = joined.value ?? now
+                    if !healthy || joined.value == nil || (renewedUntil ?? .min) - now <= ttl / 2 { renewedUntil = nil }
+                    var renewal = renewedUntil == nil ? now + ttl : nil
                     var members = try await fleet.heartbeat(
                         joinedAt: joinedAt,
-                        expiresAt: now + ttl,
+                        renewUntil: renewal,
                         now: now,
                         retention: retention,
                         collect: beats % 10 == 0
                     )
+                    let recorded = members.first { $0.id == configuration.instanceID }?.expiresAt
+                    if renewal == nil, recorded != renewedUntil {
+                        // The fleet lost this member's entry (a flush, a failover): write it again at once.
+                        renewal = now + ttl
+                        members = try await fleet.heartbeat(
+                            joinedAt: joinedAt, renewUntil: renewal, now: now, retention: retention, collect: false
+                        )
+                    }
+                    if let renewal { renewedUntil = renewal / 1_000_000 * 1_000_000 }
                     // A joiner's wait counts from when the others can see it: if its first `ZADD` took longer than
                     // half the skew bound to be answered, it joins again stamped with the answer's time (which is after
                     // the `ZADD` ran), so no member can have missed it for longer than its wait allows.
                     let answered = clock.now().nanosecondsSince1970
                     if joined.value == nil, answered - joinedAt > configuration.maximumClockSkew.nanoseconds / 2 {
+                        renewedUntil = (answered + ttl) / 1_000_000 * 1_000_000
                         members = try await fleet.heartbeat(
                             joinedAt: answered,
-                            expiresAt: answered + ttl,
+                            renewUntil: answered + ttl,
                             now: answered,
                             retention: retention,
                             collect: false,

@@ -27,10 +27,12 @@ public struct FloodgateConfiguration: Sendable {
     public var fallback: Fallback
     /// The largest difference between any two instances' clocks that cannot cause an overshoot.
     public var maximumClockSkew: Duration
-    /// How often each instance renews its membership and reads the fleet's.
+    /// How often each instance reads the fleet's membership (and renews its own once less than half of
+    /// ``membershipTTL`` is left of it).
     public var heartbeatInterval: Duration
     /// How long a membership lasts without renewal (an instance that stops renewing keeps its share counted this
-    /// long, plus each policy's window).
+    /// long, plus each policy's window). An instance renews when half of it is left, so an instance that dies stops
+    /// being counted between half of it and all of it after its last heartbeat.
     public var membershipTTL: Duration
     /// How often at most an instance reports a breaker's failure and slow-call rates to the fleet (a run of failures
     /// is reported as it grows, since the fleet's verdict on it must not wait).

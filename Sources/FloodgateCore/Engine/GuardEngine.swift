@@ -513,8 +513,9 @@ package struct GuardEngine: Sendable {
         else { return nil }
         let plan = scopes[key]!.template.plans[index]
         let used = scopes[key]!.guards[index].share.usage(at: now)?.used ?? 0
-        // A lease or cede never outlives this member's membership: a crashed member stops being counted after it.
-        let membershipEnd = view.takenAt + settings.configuration.membershipTTL.nanoseconds
+        // A lease or cede never outlives this member's membership (as recorded when the view was read): a crashed
+        // member stops being counted after it.
+        let membershipEnd = view.selfExpiresAt ?? view.takenAt
         // A lease is sized to a window (or a minute); under contention the commitment made with it lasts ten, so that
         // the ledger can count a hot key's holders as spending no allowance while they renew. Neither outlives the
         // membership.

@@ -46,6 +46,9 @@ package struct MembershipView: Sendable, Hashable {
     /// When this instance joined, as the fleet records it.
     package var selfJoinedAt: Int64? { members.first { $0.id == selfID }?.joinedAt }
 
+    /// When this instance's membership ends unless it is renewed, as the fleet records it.
+    package var selfExpiresAt: Int64? { members.first { $0.id == selfID }?.expiresAt }
+
     /// The members to count for a policy with window `window` (at least 1: this instance).
     package func count(window: Int64, skew: Int64, at now: Int64) -> Int {
         var counted = Self.count(members, window: window, skew: skew, at: takenAt, selfID: selfID)
