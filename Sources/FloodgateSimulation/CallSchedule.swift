@@ -191,9 +191,9 @@ public struct CallSchedule: Sendable {
     /// The answer to `call`. `throttleSent` says whether the 429 has been answered already (it is answered once, to
     /// the busiest slack tenant's first call at or after two thirds of the run).
     public func answer(to call: SimulatedCall, throttleSent: Bool) -> Answer {
-        let outageStart = workload.outageStart.components.seconds * 1_000_000_000
-        let outageEnd = outageStart + Workload.outageLength.components.seconds * 1_000_000_000
-        if workload.outage, call.integration == 1, call.time >= outageStart, call.time < outageEnd { return .failure }
+        if let outage = workload.outageSpan, call.integration == outage.integration, call.time >= outage.start, call.time < outage.end {
+            return .failure
+        }
         let throttleAt = workload.throttleAt.components.seconds * 1_000_000_000
         if workload.throttle, !throttleSent, call.integration == 0, call.tenant == busiestSlackTenant, call.time >= throttleAt {
             return .throttled(retryAfter: Workload.retryAfter)

@@ -14,9 +14,7 @@ struct FaultFigures {
     static let second: Int64 = 1_000_000_000
 
     init(workload: Workload, log: Simulation.Log, allowed: [SimulatedKey: [Int64]]) {
-        let outageStart = workload.outageStart.components.seconds * Self.second
-        let outageEnd = outageStart + Workload.outageLength.components.seconds * Self.second
-        let hubspot = 1
+        let (hubspot, outageStart, outageEnd) = workload.outageSpan ?? (1, 0, 0)
         let slack = 0
         // The outage: from its start until the first instance refuses hubspot (detection), then until every
         // instance does (propagation); the calls that reached the failing API after its first failure.

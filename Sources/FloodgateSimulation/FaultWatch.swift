@@ -15,8 +15,9 @@ struct FaultWatch {
 
     init(workload: Workload) {
         outage = workload.outage
-        outageStart = workload.outageStart.components.seconds * 1_000_000_000
-        outageEnd = outageStart + Workload.outageLength.components.seconds * 1_000_000_000
+        let span = workload.outageSpan
+        outageStart = span?.start ?? 0
+        outageEnd = span?.end ?? 0
         retryAfter = Workload.retryAfter.components.seconds * 1_000_000_000
     }
 

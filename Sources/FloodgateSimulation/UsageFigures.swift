@@ -6,10 +6,12 @@ import Floodgate
 /// Keys are classified from the schedule, the same for every design: **hot** keys are offered at least 1.5× the
 /// rate of their tightest limit (the workload's hot tenants); **warm** keys never offered more than 90% of any of
 /// their limits in any window. Capacity is measured in aligned windows of a hot key's tightest limit (the whole run
-/// when that window is longer than the run), as admitted calls over the limit.
+/// when that window is longer than the run), as admitted calls over the limit. A window in which the provider would
+/// not take the key's calls (the replayed outage of its integration, or a call of the key refused by a breaker or a
+/// provider's back-off) measures the breaker, not the limit, and is left out of the capacity figures.
 public struct UsageFigures: Sendable, Codable, Hashable {
     /// Mean admitted share of the limit over the hot keys' undisturbed windows (after the first window, away from
-    /// deploys, crashes and partitions); nil without hot keys or such windows.
+    /// deploys, crashes and partitions and from the provider's trouble); nil without hot keys or such windows.
     public var usableCapacitySteady: Double?
     /// The same in the first window of the run (a cold start).
     public var usableCapacityFirstWindow: Double?
@@ -57,9 +59,21 @@ public struct UsageFigures: Sendable, Codable, Hashable {
         let end = workload.duration.nanoseconds
         var offered: [SimulatedKey: [Int64]] = [:]
         var admitted: [SimulatedKey: [Int64]] = [:]
+        /// Calls of a key refused by a breaker or a provider's back-off.
+        var heldBack: [SimulatedKey: [Int64]] = [:]
         for record in records {
             offered[record.call.key, default: []].append(record.call.time)
-            if case .upstream = record.outcome { admitted[record.call.key, default: []].append(record.call.time) }
+            switch record.outcome {
+            case .upstream: admitted[record.call.key, default: []].append(record.call.time)
+            case .refused(.breakerOpen), .refused(.providerBackoff): heldBack[record.call.key, default: []].append(record.call.time)
+            default: break
+            }
+        }
+        let outage = workload.outageSpan
+        /// Whether the provider would not take the key's calls in `[start, end)`.
+        func providerTrouble(_ key: SimulatedKey, from start: Int64, to end: Int64) -> Bool {
+            if let outage, key.integration == outage.integration, start < outage.end, end > outage.start { return true }
+            return (heldBack[key] ?? []).contains { $0 >= start && $0 < end }
         }
         func measures(_ key: SimulatedKey) -> [(limit: Int, window: Int64, rolling: Bool)] {
             workload.policies(integration: key.integration, operation: key.operation).compactMap(Self.measure)
@@ -88,7 +102,7 @@ public struct UsageFigures: Sendable, Codable, Hashable {
             for (key, measure) in hotInOrder {
                 let length = min(measure.window, end)
                 let windowStart = measure.window <= end ? start.roundedUp(to: length) : 0
-                guard windowStart + length <= end else { continue }
+                guard windowStart + length <= end, !providerTrouble(key, from: windowStart, to: windowStart + length) else { continue }
                 let count = (admitted[key] ?? []).count { $0 >= windowStart && $0 < windowStart + length }
                 shares.append(Double(count) / Double(measure.limit))
                 windowEnd = max(windowEnd, windowStart + length)
@@ -104,7 +118,7 @@ public struct UsageFigures: Sendable, Codable, Hashable {
             var start = measure.window
             while start + measure.window <= end {
                 let disturbed = disruption.map { start < $0.end + measure.window && start + measure.window > $0.start } ?? false
-                if !disturbed {
+                if !disturbed, !providerTrouble(key, from: start, to: start + measure.window) {
                     let count = (admitted[key] ?? []).count { $0 >= start && $0 < start + measure.window }
                     steady.append(Double(count) / Double(measure.limit))
                 }

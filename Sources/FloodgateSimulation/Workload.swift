@@ -130,6 +130,13 @@ public struct Workload: Sendable, Hashable {
     /// When the outage starts and the 429 happens, from the start of the run.
     public var outageStart: Duration { duration / 3 }
     public var throttleAt: Duration { duration * 2 / 3 }
+    /// The replayed outage: which integration (hubspot) fails every call, from when until when (offsets from the
+    /// start of the run in nanoseconds); nil when the workload has none.
+    var outageSpan: (integration: Int, start: Int64, end: Int64)? {
+        guard outage else { return nil }
+        let start = outageStart.components.seconds * 1_000_000_000
+        return (1, start, start + Workload.outageLength.components.seconds * 1_000_000_000)
+    }
 
     /// Checks every parameter; the error names it.
     ///

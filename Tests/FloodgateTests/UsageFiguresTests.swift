@@ -56,6 +56,32 @@ struct UsageFiguresTests {
         #expect(figures.timeToFullCapacitySeconds == 120)
     }
 
+    /// Windows in which the provider would not take the key's calls measure the breaker, not the limit: one with a
+    /// call refused by a breaker (or a back-off), and, for hubspot, the replayed outage.
+    @Test func windowsOfProviderTroubleAreLeftOutOfTheCapacity() {
+        // The third minute: 20 admitted, then the breaker refuses the rest.
+        let records = Self.hotKey().enumerated().map { index, record in
+            var record = record
+            if index >= 200, index % 100 >= 20 { record.outcome = .refused(.breakerOpen) }
+            return record
+        }
+        #expect(UsageFigures(workload: Self.workload(), records: records).usableCapacitySteady == 1.0, "the second minute only")
+
+        // A hubspot key (100 per rolling 10 s) offered 20 calls a second; from 60 s, when the outage starts (a
+        // third of the 3 minutes), only 10 a window are let through.
+        let hubspot = (0..<3_600).map { index in
+            let time = Int64(index) * Self.second / 20
+            let admitted = index % 200 < (time < 60 * Self.second ? 100 : 10)
+            let call = SimulatedCall(time: time, instance: 0, tenant: 0, integration: 1, object: 0, failsAtRandom: false)
+            return UsageFigures.Record(call: call, outcome: admitted ? .upstream(.failure) : .refused(.rateLimited), ownCommands: 0)
+        }
+        let figures = UsageFigures(workload: Self.workload(), records: hubspot)
+        #expect(figures.usableCapacitySteady == 1.0, "the windows from 10 s to 60 s, before the outage")
+        var noOutage = Self.workload()
+        noOutage.outage = false
+        #expect(UsageFigures(workload: noOutage, records: hubspot).usableCapacitySteady! < 0.5, "every window counts without the outage")
+    }
+
     @Test func falseRefusalsCountOnlyWarmKeysUnderNinetyPercentOfTheirLimit() {
         // Warm: 10 calls in a minute (20% of 50), two refused while nothing was admitted: both false.
         var records = (0..<10).map { Self.record(1, at: Double($0), $0 < 2 ? .refused(.rateLimited) : .upstream(.success)) }
