@@ -79,7 +79,7 @@ extension Floodgate {
             if !healthy || now >= nextHeartbeat {
                 do {
                     var joinedAt = joined.value ?? now
-                    if !healthy || joined.value == nil || (renewedUntil ?? .min) - now <= ttl / 2 { renewedUntil = nil }
+                    if !healthy || joined.value == nil || renewedUntil.map({ $0 - now <= ttl / 2 }) ?? true { renewedUntil = nil }
                     var renewal = renewedUntil == nil ? now + ttl : nil
                     var members = try await fleet.heartbeat(
                         joinedAt: joinedAt,
