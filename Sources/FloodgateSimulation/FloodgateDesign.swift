@@ -108,6 +108,18 @@ final class FloodgateInstance: ReplayedInstance, Sendable {
 
     var spreadsFaultsByEvents: Bool { true }
 
+    var hasWorkInFlight: Bool { floodgate.hasWorkInFlight }
+
+    var cacheEventsHeard: Int? { cache.streamEventsHeard }
+
+    var fleetMessages: (published: Int, heard: Int)? { floodgate.fleetMessages }
+
+    var isReady: Bool {
+        let directory = cache.directoryStatus.completeness
+        return floodgate.status.mode == .shared && cache.invalidationMode != .pending && directory != "waitingForStream"
+            && directory != "scanning"
+    }
+
     func holdsBack(_ integration: String, tenant: String, at now: Int64) -> Bool {
         guard let key = try? GuardKey(integration: integration, tenant: tenant) else { return false }
         return floodgate.backoffUntil(key) != nil

@@ -133,6 +133,14 @@ final class IncidentInstance: ReplayedInstance {
 
     var spreadsFaultsByEvents: Bool { false }
 
+    var hasWorkInFlight: Bool { false }
+
+    var cacheEventsHeard: Int? { nil }
+
+    var fleetMessages: (published: Int, heard: Int)? { nil }
+
+    var isReady: Bool { true }
+
     /// The quota manager's check on a cache read: one GET of the day's usage (the `budget` component). In `naive` the
     /// cache asks the quota manager, which reads through the cache (the incident's recursion, cut after one level:
     /// still one GET); in `ttl` the quota manager uses the client directly. Either way: one GET per cache read.

@@ -39,6 +39,20 @@ protocol ReplayedInstance: AnyObject {
     /// Whether the fleet hears of a breaker opening or a throttle by events (pub/sub) rather than on a clock (a
     /// baseline's cached copy): the replay then gives the events time to arrive, in wall-clock time.
     var spreadsFaultsByEvents: Bool { get }
+
+    /// Whether Redis work the instance started in the background (breaker reports, lease requests, side effects of
+    /// outcomes) is still on its way; the replay waits for it before the next call.
+    var hasWorkInFlight: Bool { get }
+
+    /// Events its response cache has heard on the invalidation stream; nil for a design without one.
+    var cacheEventsHeard: Int? { get }
+
+    /// Messages it put on the fleet's channel and heard there; nil for a design without one.
+    var fleetMessages: (published: Int, heard: Int)? { get }
+
+    /// Whether a started instance is ready to take calls as a running one would: it has joined the fleet and its
+    /// response cache's stream and directory are up (the replay waits for it, so a start never races the calls).
+    var isReady: Bool { get }
 }
 
 /// Running tasks of one instance, stopped in a chosen order.

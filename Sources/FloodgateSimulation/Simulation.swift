@@ -109,6 +109,40 @@ public enum Simulation {
         }
     }
 
+    /// Waits (on the wall clock, at most two seconds) until no instance has background Redis work on its way, every
+    /// other instance's response cache has heard of the `writes` the caller's cache just made, and every instance has
+    /// heard the messages put on the fleet's channel since `before` was taken (asks to cede, breaker events).
+    static func settle(
+        _ instances: [any ReplayedInstance],
+        writes: Int,
+        of caller: any ReplayedInstance,
+        heardBefore before: [(cache: Int?, fleet: (published: Int, heard: Int)?)]
+    ) async {
+        func settled() -> Bool {
+            var published = 0
+            for (index, instance) in instances.enumerated() {
+                if instance.hasWorkInFlight { return false }
+                if let now = instance.fleetMessages, let then = before[index].fleet { published += now.published - then.published }
+            }
+            // An instance cut off from Redis hears nothing until it is back.
+            for (index, instance) in instances.enumerated() where instance.client.isConnected {
+                if instance !== caller, let then = before[index].cache, let heard = instance.cacheEventsHeard, heard < then + writes {
+                    return false
+                }
+                if let now = instance.fleetMessages, let then = before[index].fleet, now.heard - then.heard < published {
+                    return false
+                }
+            }
+            return true
+        }
+        var spins = 0
+        let deadline = ContinuousClock.now + .seconds(2)
+        while !settled(), ContinuousClock.now < deadline {
+            spins += 1
+            if spins < 50 { await Task.yield() } else { try? await Task.sleep(for: .microseconds(100)) }
+        }
+    }
+
     static func replay(
         _ name: String,
         schedule: CallSchedule,
@@ -189,6 +223,7 @@ public enum Simulation {
             try await observer.sendToEveryPrimary(RedisCommand("FLUSHALL"))
             try await observer.sendToEveryPrimary(RedisCommand("CONFIG RESETSTAT"))
             var instances = try clients.indices.map { try makeInstance($0, client: clients[$0]) }
+            await Self.waitInRealTime(upTo: .seconds(10)) { instances.allSatisfy(\.isReady) }
             var everyInstance = instances
             var log = Log(faults: FaultWatch(workload: workload))
             log.outcomes.reserveCapacity(schedule.calls.count)
@@ -229,9 +264,11 @@ public enum Simulation {
                         await instances[change.slot].stop(gracefully: false)
                         down.insert(change.slot)
                     case .replace:
-                        instances[change.slot] = try makeInstance(change.slot)
-                        everyInstance.append(instances[change.slot])
+                        let started = try makeInstance(change.slot)
+                        instances[change.slot] = started
+                        everyInstance.append(started)
                         down.remove(change.slot)
+                        await Self.waitInRealTime(upTo: .seconds(10)) { started.isReady }
                     case .cut:
                         for proxy in proxies[change.slot] ?? [] { proxy.set(.refuse) }
                         // On virtual time a cut is noticed now, not after the real-time milliseconds in which hundreds
@@ -263,12 +300,18 @@ public enum Simulation {
                 let instance = instances[slot]
                 log.faults.look(at: call.time, now: now, instances: instances)
                 let before = instance.client.accounting.snapshot()
+                let live = instances.indices.filter { !down.contains($0) }.map { instances[$0] }
+                let heard = live.map { (cache: $0.cacheEventsHeard, fleet: $0.fleetMessages) }
                 let outcome: SimulatedOutcome
                 do {
                     outcome = try await instance.call(call, at: now, workload: workload, upstream: upstream)
                 } catch is RedisClientError where proxies[slot] != nil {
                     outcome = .failed  // a baseline's instance cut off from Redis fails its call
                 }
+                // What the call set off in the background finishes before the next call, however fast it ran.
+                let spent = instance.client.accounting.snapshot().subtracting(before)
+                let writes = ["set", "del"].reduce(0) { $0 + spent.counts[.init(component: .cache, command: $1), default: 0] }
+                await Self.settle(live, writes: writes, of: instance, heardBefore: heard)
                 let sent = instance.client.accounting.snapshot().subtracting(before).byComponent
                 log.outcomes.append((call, outcome))
                 log.ownCommands.append(instance.ownCallComponents.reduce(0) { $0 + sent[$1, default: 0] })

@@ -90,6 +90,7 @@ extension ResponseCache {
                     group.addTask { await self.scanPrefix(epoch: epoch) }
                     for await event in subscription {
                         guard case .message(let message) = event else { break }  // reconnected
+                        defer { state.withLock { $0.streamEvents += 1 } }
                         let now = clock.now().nanosecondsSince1970
                         if mode == .keyspace {
                             guard message.channel.count > skipped else { continue }
@@ -116,6 +117,7 @@ extension ResponseCache {
                     let now = clock.now().nanosecondsSince1970
                     state.withLock { state in
                         for key in keys where key.hasPrefix(redisKeyPrefix) {
+                            state.streamEvents += 1
                             let key = String(key.dropFirst(redisKeyPrefix.count))
                             state.near.remove(key)
                             state.directory.changed(key, at: now)
@@ -188,6 +190,10 @@ extension ResponseCache {
     }
 
     // MARK: Events
+
+    /// How many events this instance has heard on its invalidation stream (the simulator waits for other instances'
+    /// writes to be heard before its next call, so that a replay does not depend on how fast they arrived).
+    package var streamEventsHeard: Int { state.withLock { $0.streamEvents } }
 
     func applyKeyspaceEvent(_ event: String, key: String, at now: Int64) {
         state.withLock { state in

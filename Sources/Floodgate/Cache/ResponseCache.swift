@@ -154,6 +154,9 @@ public final class ResponseCache: Service, Sendable {
         /// Keyspace mode: events this instance's own writes will cause, not yet seen (they invalidate nothing).
         var ownEvents: [String: Int] = [:]
         var statistics = Statistics()
+        /// Events heard on the invalidation stream: keys invalidated, keyspace events, published invalidations (this
+        /// instance's own included).
+        var streamEvents = 0
     }
 
     public let configuration: Configuration

@@ -7,6 +7,7 @@ struct FleetRedis: Sendable {
     let client: RedisClient
     let schema: RedisKeySchema
     let instanceID: String
+    let events = FleetEventCounts()
 
     var membersKey: String { schema.fleetKey("members") }
     var stateKey: String { schema.fleetKey("state") }
@@ -63,6 +64,7 @@ struct FleetRedis: Sendable {
             keys: [stateKey],
             arguments: [field, value, String(max(1, keepFor / 1_000_000)), eventsChannel, event.message(from: instanceID)]
         )
+        events.published.add(1, ordering: .relaxed)
     }
 
     /// The events in the fleet's state hash: breakers open or forced, back-offs in force (`HGETALL`).

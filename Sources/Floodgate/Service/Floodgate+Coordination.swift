@@ -39,6 +39,7 @@ extension Floodgate {
                 let grant: DemandLedger.Grant?
                 do {
                     grant = try await ledger.request(request, key: key, via: fleet.client.labelled(.rateLimit))
+                    if grant?.askedToCede == true { fleet.events.published.add(1, ordering: .relaxed) }
                 } catch {
                     self.coordinationFailed(error, doing: cede ? "a cede for \(policy.scope)" : "a lease for \(policy.scope)")
                     grant = nil
@@ -93,7 +94,7 @@ extension Floodgate {
 
     /// Gives back pool concurrency leases taken for a call that was refused after all.
     func releasePoolLeases(_ leases: [PolicyReference: String]) {
-        for (policy, lease) in leases { workSink.yield(.releaseConcurrency(policy, lease: lease)) }
+        for (policy, lease) in leases { enqueue(.releaseConcurrency(policy, lease: lease)) }
     }
 
     /// Whether the fleet lets this half-open probe out (one of the breaker's `halfOpenProbes` per open period).

@@ -169,6 +169,7 @@ extension Floodgate {
                 for await event in subscription {
                     switch event {
                     case .message(let message):
+                        fleet.events.heard.add(1, ordering: .relaxed)
                         guard let (fleetEvent, origin) = FleetEvent.parse(message.text),
                             origin != configuration.instanceID
                         else { continue }
@@ -204,9 +205,29 @@ extension Floodgate {
 
     // MARK: Side effects
 
+    /// Hands `item` to the work loop.
+    func enqueue(_ item: FleetWork) {
+        workPending.add(1, ordering: .relaxed)
+        workSink.yield(item)
+    }
+
+    /// Whether Redis work this instance started is still on its way: outcomes' side effects, breaker reports, lease
+    /// requests. The simulator waits for none before its next call, so that a replay does not depend on how fast they
+    /// ran.
+    package var hasWorkInFlight: Bool {
+        workPending.load(ordering: .acquiring) > 0 || !leasesInFlight.withLock { $0.isEmpty }
+    }
+
+    /// Messages this instance put on the fleet's channel, and messages it heard there (its own included).
+    package var fleetMessages: (published: Int, heard: Int) {
+        guard let fleet else { return (0, 0) }
+        return (fleet.events.published.load(ordering: .acquiring), fleet.events.heard.load(ordering: .acquiring))
+    }
+
     /// Does the Redis work outcomes leave behind: publishing events, releasing leases, counting probes.
     func workLoop(_ fleet: FleetRedis) async {
         for await item in work {
+            defer { workPending.subtract(1, ordering: .releasing) }
             if coordinationOff { continue }  // switched off or shedding: the fleet learns nothing from us
             do {
                 switch item {
@@ -261,7 +282,7 @@ extension Floodgate {
                 return
             }
             let now = clock.now().nanosecondsSince1970
-            for report in engine.withLock({ $0.breakerReportsDue(at: now) }) { workSink.yield(report) }
+            for report in engine.withLock({ $0.breakerReportsDue(at: now) }) { enqueue(report) }
         }
     }
 

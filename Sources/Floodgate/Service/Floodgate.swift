@@ -34,6 +34,8 @@ public final class Floodgate: Service, Sendable {
     let shadowCounts = Mutex<[String: [FloodgateError.Code: Int]]>([:])
     let work: AsyncStream<FleetWork>
     let workSink: AsyncStream<FleetWork>.Continuation
+    /// Work handed to the work loop and not finished yet.
+    let workPending = Atomic<Int>(0)
     let breakerEventHub = BreakerEventHub()
     /// When it sheds down to ``CommandBudget/Level/localOnly``, coordination stops (degraded mode) until it recovers.
     let budget: CommandBudget?
@@ -274,7 +276,7 @@ public final class Floodgate: Service, Sendable {
             emitBreakerChange(permit.key.integration, change, at: now)
         }
         guard fleet != nil else { return }
-        for effect in recorded.effects { workSink.yield(effect) }
+        for effect in recorded.effects { enqueue(effect) }
     }
 
     /// Runs `body` under a permit for `key` (counting as `cost` calls) and records its outcome: success when it
@@ -328,7 +330,7 @@ public final class Floodgate: Service, Sendable {
         if case .cedeWanted(let scope, let index) = event {
             let policy = PolicyReference(scope: scope, index: index)
             if let answer = engine.withLock({ $0.answerToCede(policy, at: now) }) {
-                workSink.yield(.cede(policy, shrink: answer == .shrink))
+                enqueue(.cede(policy, shrink: answer == .shrink))
             }
             return
         }
