@@ -327,10 +327,20 @@ struct FleetCoordinationTests {
         try await withFleet { fleet in
             let a = try await fleet.addInstance(Self.configuration())
             let b = try await fleet.addInstance(Self.configuration())
+            try await eventually("both listen to the fleet's channel") {
+                let reply = try await fleet.observer.send(RedisCommand("PUBSUB", "NUMSUB", "fg:{fleet}:events"))
+                return try reply.elements().last?.int() == 2
+            }
             try await a.floodgate.forceBreaker("hubspot", open: true)
             try await eventually("b is forced open") { b.floodgate.breakerState(of: "hubspot") == .forcedOpen }
             try await b.floodgate.forceBreaker("hubspot", open: nil)
             try await eventually("a is released") { a.floodgate.breakerState(of: "hubspot") == .closed }
+            // What the simulator waits on: each put one message on the fleet's channel, and both hear both.
+            #expect(a.floodgate.fleetMessages.published == 1 && b.floodgate.fleetMessages.published == 1)
+            try await eventually("both hear both messages") {
+                a.floodgate.fleetMessages.heard == 2 && b.floodgate.fleetMessages.heard == 2
+            }
+            try await eventually("no work on its way") { !a.floodgate.hasWorkInFlight && !b.floodgate.hasWorkInFlight }
         }
     }
 
