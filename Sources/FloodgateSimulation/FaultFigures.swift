@@ -14,12 +14,11 @@ struct FaultFigures {
     static let second: Int64 = 1_000_000_000
 
     init(workload: Workload, log: Simulation.Log, allowed: [SimulatedKey: [Int64]]) {
-        let (hubspot, outageStart, outageEnd) = workload.outageSpan ?? (1, 0, 0)
         let slack = 0
         // The outage: from its start until the first instance refuses hubspot (detection), then until every
         // instance does (propagation); the calls that reached the failing API after its first failure.
         let watch = log.faults
-        if workload.outage {
+        if let (hubspot, outageStart, outageEnd) = workload.outageSpan {
             let firstFailure = log.outcomes.first { $0.call.integration == hubspot && $0.call.time >= outageStart && $0.outcome == .upstream(.failure) }?.call.time
             if let firstFailure {
                 for (call, outcome) in log.outcomes
@@ -62,7 +61,9 @@ struct FaultFigures {
                 }
                 if !measures.isEmpty, underEvery { falseRejections += 1 }
             case .breakerOpen:
-                let duringOutage = call.integration == hubspot && call.time >= outageStart && call.time < outageEnd + 60 * Self.second
+                let duringOutage = workload.outageSpan.map { outage in
+                    call.integration == outage.integration && call.time >= outage.start && call.time < outage.end + 60 * Self.second
+                } ?? false
                 if !duringOutage { falseRejections += 1 }
             case .providerBackoff:
                 let held = throttleAt.map { call.tenant == throttledTenant && call.integration == slack && call.time < $0 + 35 * Self.second } ?? false

@@ -8,24 +8,19 @@ struct FaultWatch {
     var throttledTenant: Int?
     var throttleHeldFrom: [Int: Int64] = [:]
 
-    let outageStart: Int64
-    let outageEnd: Int64
+    let outage: (integration: Int, start: Int64, end: Int64)?
     let retryAfter: Int64
-    let outage: Bool
 
     init(workload: Workload) {
-        outage = workload.outage
-        let span = workload.outageSpan
-        outageStart = span?.start ?? 0
-        outageEnd = span?.end ?? 0
+        outage = workload.outageSpan
         retryAfter = Workload.retryAfter.components.seconds * 1_000_000_000
     }
 
     /// Looks at every instance at offset `time` (`now` on the replay's clock).
     mutating func look(at time: Int64, now: Int64, instances: [any ReplayedInstance]) {
-        if outage, time >= outageStart, time < outageEnd, breakerHeldFrom.count < instances.count {
+        if let outage, time >= outage.start, time < outage.end, breakerHeldFrom.count < instances.count {
             for (index, instance) in instances.enumerated()
-            where breakerHeldFrom[index] == nil && instance.refusesBreaker(of: Workload.integrations[1], at: now) {
+            where breakerHeldFrom[index] == nil && instance.refusesBreaker(of: Workload.integrations[outage.integration], at: now) {
                 breakerHeldFrom[index] = time
             }
         }
@@ -39,7 +34,8 @@ struct FaultWatch {
 
     /// Whether some instance holds a fault (the open breaker, the throttled tenant) that others do not hold yet.
     func isSpreading(at time: Int64, instanceCount: Int) -> Bool {
-        let breaker = outage && time >= outageStart && time < outageEnd && !breakerHeldFrom.isEmpty && breakerHeldFrom.count < instanceCount
+        let inOutage = outage.map { time >= $0.start && time < $0.end } ?? false
+        let breaker = inOutage && !breakerHeldFrom.isEmpty && breakerHeldFrom.count < instanceCount
         var throttle = false
         if let throttleAt, time < throttleAt + retryAfter {
             throttle = !throttleHeldFrom.isEmpty && throttleHeldFrom.count < instanceCount

@@ -101,11 +101,14 @@ public enum Simulation {
         }
     }
 
-    /// Waits on the wall clock, checking every millisecond, until `condition` holds or `limit` has passed.
+    /// Waits on the wall clock until `condition` holds or `limit` has passed: yielding at first (what it waits for is
+    /// usually a step away), then checking every 100 µs.
     static func waitInRealTime(upTo limit: Duration, until condition: () -> Bool) async {
         let deadline = ContinuousClock.now + limit
+        var checks = 0
         while !condition(), ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(1))
+            checks += 1
+            if checks < 50 { await Task.yield() } else { try? await Task.sleep(for: .microseconds(100)) }
         }
     }
 
@@ -135,12 +138,7 @@ public enum Simulation {
             }
             return true
         }
-        var spins = 0
-        let deadline = ContinuousClock.now + .seconds(2)
-        while !settled(), ContinuousClock.now < deadline {
-            spins += 1
-            if spins < 50 { await Task.yield() } else { try? await Task.sleep(for: .microseconds(100)) }
-        }
+        await waitInRealTime(upTo: .seconds(2), until: settled)
     }
 
     static func replay(

@@ -90,7 +90,7 @@ extension ResponseCache {
                     group.addTask { await self.scanPrefix(epoch: epoch) }
                     for await event in subscription {
                         guard case .message(let message) = event else { break }  // reconnected
-                        defer { state.withLock { $0.streamEvents += 1 } }
+                        streamEvents.add(1, ordering: .relaxed)
                         let now = clock.now().nanosecondsSince1970
                         if mode == .keyspace {
                             guard message.channel.count > skipped else { continue }
@@ -117,7 +117,7 @@ extension ResponseCache {
                     let now = clock.now().nanosecondsSince1970
                     state.withLock { state in
                         for key in keys where key.hasPrefix(redisKeyPrefix) {
-                            state.streamEvents += 1
+                            streamEvents.add(1, ordering: .relaxed)
                             let key = String(key.dropFirst(redisKeyPrefix.count))
                             state.near.remove(key)
                             state.directory.changed(key, at: now)
@@ -193,7 +193,7 @@ extension ResponseCache {
 
     /// How many events this instance has heard on its invalidation stream (the simulator waits for other instances'
     /// writes to be heard before its next call, so that a replay does not depend on how fast they arrived).
-    package var streamEventsHeard: Int { state.withLock { $0.streamEvents } }
+    package var streamEventsHeard: Int { streamEvents.load(ordering: .acquiring) }
 
     func applyKeyspaceEvent(_ event: String, key: String, at now: Int64) {
         state.withLock { state in

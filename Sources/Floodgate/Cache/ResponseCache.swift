@@ -154,9 +154,6 @@ public final class ResponseCache: Service, Sendable {
         /// Keyspace mode: events this instance's own writes will cause, not yet seen (they invalidate nothing).
         var ownEvents: [String: Int] = [:]
         var statistics = Statistics()
-        /// Events heard on the invalidation stream: keys invalidated, keyspace events, published invalidations (this
-        /// instance's own included).
-        var streamEvents = 0
     }
 
     public let configuration: Configuration
@@ -166,6 +163,9 @@ public final class ResponseCache: Service, Sendable {
     let clock: FloodgateClock
     let logger: Logger
     let state: Mutex<State>
+    /// Events heard on the invalidation stream: keys invalidated, keyspace events, published invalidations (this
+    /// instance's own included).
+    let streamEvents = Atomic<Int>(0)
     let instanceTag = String(UInt64.random(in: 0...UInt64.max), radix: 36)
     let metricsFactory: any MetricsFactory
 

@@ -63,6 +63,8 @@ extension Floodgate {
         var beats = 0
         /// The expiry the last renewal wrote, in the fleet's millisecond precision.
         var renewedUntil: Int64?
+        /// The expiry a renewal at `time` writes, as the fleet will record it.
+        func expiry(renewedAt time: Int64) -> Int64 { (time + ttl) / 1_000_000 * 1_000_000 }
         while !Task.isCancelled {
             let now = clock.now().nanosecondsSince1970
             if coordinationOff {
@@ -80,7 +82,7 @@ extension Floodgate {
                 do {
                     var joinedAt = joined.value ?? now
                     if !healthy || joined.value == nil || renewedUntil.map({ $0 - now <= ttl / 2 }) ?? true { renewedUntil = nil }
-                    var renewal = renewedUntil == nil ? now + ttl : nil
+                    var renewal = renewedUntil == nil ? expiry(renewedAt: now) : nil
                     var members = try await fleet.heartbeat(
                         joinedAt: joinedAt,
                         renewUntil: renewal,
@@ -91,21 +93,21 @@ extension Floodgate {
                     let recorded = members.first { $0.id == configuration.instanceID }?.expiresAt
                     if renewal == nil, recorded != renewedUntil {
                         // The fleet lost this member's entry (a flush, a failover): write it again at once.
-                        renewal = now + ttl
+                        renewal = expiry(renewedAt: now)
                         members = try await fleet.heartbeat(
                             joinedAt: joinedAt, renewUntil: renewal, now: now, retention: retention, collect: false
                         )
                     }
-                    if let renewal { renewedUntil = renewal / 1_000_000 * 1_000_000 }
+                    if let renewal { renewedUntil = renewal }
                     // A joiner's wait counts from when the others can see it: if its first `ZADD` took longer than
                     // half the skew bound to be answered, it joins again stamped with the answer's time (which is after
                     // the `ZADD` ran), so no member can have missed it for longer than its wait allows.
                     let answered = clock.now().nanosecondsSince1970
                     if joined.value == nil, answered - joinedAt > configuration.maximumClockSkew.nanoseconds / 2 {
-                        renewedUntil = (answered + ttl) / 1_000_000 * 1_000_000
+                        renewedUntil = expiry(renewedAt: answered)
                         members = try await fleet.heartbeat(
                             joinedAt: answered,
-                            renewUntil: answered + ttl,
+                            renewUntil: renewedUntil,
                             now: answered,
                             retention: retention,
                             collect: false,
