@@ -24,6 +24,28 @@ struct DemandLeaseTests {
         #expect(lease.demand == 20, "and demand is counted per window")
     }
 
+    /// A limit smaller than the fleet's share of it still gives each member a permit, while that leaves half of what
+    /// the share fraction keeps back; the allowance never grows with the members counted (the script's bound needs it).
+    @Test func anAllowanceIsAtLeastOnePermitWhileTheLimitHasOneForEachMember() {
+        let plan = PolicyPlan(.fixedWindow(limit: 50, window: .seconds(60)), fleetSize: 40, shareFraction: 0.75, skew: .zero)
+        #expect(plan.allowanceTotal == 0, "⌊50 × 0.75 / 40⌋ = 0")
+        #expect(plan.allowance(members: 40) == 1)
+        #expect(plan.allowance(members: 43) == 1, "⌊50 × 1.75 / 2⌋ = 43")
+        #expect(plan.allowance(members: 44) == 0, "44 permits would leave 6 of 50 to lease")
+        let small = PolicyPlan(.rollingWindow(limit: 5, window: .seconds(60)), fleetSize: 4, shareFraction: 0.75, skew: .zero)
+        #expect((1...4).map { small.allowance(members: $0) } == [1, 1, 1, 1], "chat.postMessage's 5 on 4 instances")
+        let usual = PolicyPlan(.fixedWindow(limit: 50, window: .seconds(60)), fleetSize: 4, shareFraction: 0.75, skew: .zero)
+        #expect((1...6).map { usual.allowance(members: $0) } == [36, 18, 12, 9, 7, 6], "⌊36 / n⌋ where it is 1 or more")
+        for plan in [plan, small, usual] {
+            let allowances = (1...60).map { plan.allowance(members: $0) }
+            #expect(zip(allowances, allowances.dropFirst()).allSatisfy { $0 >= $1 }, "never grows with n")
+        }
+        let none = PolicyPlan(.fixedWindow(limit: 5, window: .seconds(60)), fleetSize: 4, shareFraction: 0, skew: .zero)
+        #expect(none.allowance(members: 1) == 0, "a share fraction of 0 hands out nothing")
+        let pool = PolicyPlan(.concurrency(limit: 5, leaseTimeout: .seconds(30)), fleetSize: 4, shareFraction: 0.75, skew: .zero)
+        #expect(pool.allowance(members: 2) == 0, "a concurrency limit's pool is sized to its allowance total")
+    }
+
     /// In a fleet with more members than the limit has calls for each, an instance that sees a call now and then asks
     /// for its even slice, not twice its demand: forty instances asking for four each would want 160 of 50.
     @Test func aSparseAskWithoutContentionGoesBeyondTheLeanAskOnlyUpToTheEvenSlice() {

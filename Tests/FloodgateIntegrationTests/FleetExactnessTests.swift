@@ -15,9 +15,16 @@ struct FleetExactnessTests {
         .tokenBucket(rate: 8, period: .seconds(1), burst: 12),
     ])
 
+    /// Limits smaller than the fleet's share of them: `⌊limit × 0.75 / 4⌋` is 0, so members hold one permit each
+    /// while they count at most 4 (`⌊5 × 1.75 / 2⌋`) and none beyond; the churn crosses that line both ways.
+    static let smallProfile = ProviderProfile.generic([
+        .rollingWindow(limit: 5, window: .seconds(2)),
+        .fixedWindow(limit: 5, window: .seconds(3)),
+    ])
+
     static func configuration() -> FloodgateConfiguration {
         FloodgateConfiguration(
-            profiles: ["api": profile],
+            profiles: ["api": profile, "small": smallProfile],
             fleetSize: 4,
             maximumClockSkew: .milliseconds(250),
             heartbeatInterval: .seconds(1),
@@ -48,6 +55,13 @@ struct FleetExactnessTests {
         }
     }
 
+    /// The small limits' windows, checked the same way.
+    static func checkSmall(_ allowed: [Int64]) {
+        #expect(AllowedCalls.busiestRolling(allowed, window: 2 * second) <= 5, "rolling 5 per 2 s")
+        let perWindow = AllowedCalls.perFixedWindow(allowed, window: 3 * second)
+        #expect(perWindow.values.allSatisfy { $0 <= 5 }, "fixed 5 per 3 s")
+    }
+
     /// Seeds 1, 2, 3; `FLOODGATE_EXACTNESS_SEEDS=N` runs seeds 1...N (`scripts/reliability` runs many).
     static let seeds: [UInt64] = {
         let count = ProcessInfo.processInfo.environment["FLOODGATE_EXACTNESS_SEEDS"].flatMap { UInt64($0) } ?? 3
@@ -74,7 +88,9 @@ struct FleetExactnessTests {
                 let offset = skew(&generator)
                 live.append((try await fleet.addInstance(Self.configuration(), offset: offset), offset))
             }
+            // Two tenants on the larger limits, one on the small ones.
             let tenants = try (0..<2).map { try GuardKey(integration: "api", tenant: "t\($0)") }
+                + [try GuardKey(integration: "small", tenant: "t0")]
             var allowed: [[Int64]] = Array(repeating: [], count: tenants.count)
             var attempts = 0
             var joins = 0
@@ -107,13 +123,16 @@ struct FleetExactnessTests {
                     instance.floodgate.record(permit, .success)
                 }
             }
-            for calls in allowed { Self.check(calls) }
-            let total = allowed.map(\.count).reduce(0, +)
+            for calls in allowed.prefix(2) { Self.check(calls) }
+            Self.checkSmall(allowed[2])
+            let total = allowed.prefix(2).map(\.count).reduce(0, +)
             let span = Double(fleet.clock.now.nanosecondsSince1970 - start.nanosecondsSince1970) / Double(Self.second)
-            let ideal = Double(tenants.count) * 5 * span  // the fixed window's 5 per second binds tightest
-            print("allowed \(total) of \(attempts) attempts; ideal \(Int(ideal)); joins \(joins) crashes \(crashes) leaves \(leaves)")
+            let ideal = 2 * 5 * span  // the fixed window's 5 per second binds tightest
+            print("allowed \(total) of \(attempts) attempts; ideal \(Int(ideal)); small limits \(allowed[2].count); joins \(joins) crashes \(crashes) leaves \(leaves)")
             #expect(Double(total) > 0.25 * ideal, "the fleet uses its limits: \(total) allowed, ideal \(Int(ideal))")
             #expect(joins + crashes + leaves > 0, "membership changed during the run")
+            // Near the small limits' own rate (5 per 3 s), not starved by the floor's bookkeeping.
+            #expect(Double(allowed[2].count) > 0.25 * 5 * span / 3, "the small limits are used: \(allowed[2].count) allowed")
         }
     }
 }

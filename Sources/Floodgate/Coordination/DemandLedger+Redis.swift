@@ -14,7 +14,7 @@ extension DemandLedger {
                 String(limit), String(allowanceTotal), String(request.eligibleMembers.count), ms(request.eligibilityWait),
                 String(request.want), String(request.used), String(request.demand), ms(request.joinedAt),
                 kind == .fixed ? "1" : "0", ms(keyTTL(for: request)),
-                request.cedeChannel ?? "", request.cedeMessage, request.leaving ? "1" : "0",
+                request.cedeChannel ?? "", request.cedeMessage, request.leaving ? "1" : "0", String(onePermitEachUpTo),
             ] + request.eligibleMembers
         )
         let parts = try reply.elements()
@@ -45,7 +45,7 @@ extension DemandLedger {
     /// `since`; `left` (1) says it left the fleet after writing it.
     /// ARGV: holder, now, lease end, window, skew, committed until, limit, allowance total, eligible members,
     /// eligibility wait, want, used, demand, joined, fixed (1/0), key TTL, cede channel ("" none), cede message,
-    /// leaving (1/0), then the eligible members' ids.
+    /// leaving (1/0), one permit each up to (members), then the eligible members' ids.
     /// The field ``expiryField`` (` expires`) is when the hash expires, on the clock of the holder that last set it.
     /// Every call leaves the hash at least the key TTL to live, as `PEXPIRE` on each call would, but sets twice that,
     /// so `PEXPIRE` (a billed command) runs about once per TTL instead of on every request. A reader's clock off by the
@@ -69,7 +69,7 @@ extension DemandLedger {
           return math.floor(c * 4 * d / W) + 1
         end
         local counted = {}
-        for i = 20, #ARGV do counted[ARGV[i]] = true end
+        for i = 21, #ARGV do counted[ARGV[i]] = true end
         local raw = redis.call('HGETALL', KEYS[1])
         local others, covered, gone, demands, retry = 0, 0, 0, demand, nil
         local old, expires = nil, nil
@@ -107,8 +107,11 @@ extension DemandLedger {
           end
         end
         if counted[me] and joined + wait <= T - 2 * d then covered = covered + 1 end
-        local implicit = 0
-        if m - gone > 0 then implicit = math.floor(S * math.max(0, m - covered - gone) / (m - gone)) end
+        -- s members spending allowances each count at least s + covered members, and an allowance never grows with
+        -- the count: together at most s * allowance(s + covered), for s up to m - covered - gone.
+        local implicit, spenders, F = 0, math.max(0, m - covered - gone), tonumber(ARGV[20])
+        if m - gone > 0 then implicit = math.floor(S * spenders / (m - gone)) end
+        implicit = math.max(implicit, math.min(spenders, math.max(0, F - covered)))
         local room = L - others - implicit
         local grant = math.max(0, math.min(want, room))
         -- A fair part of the limit by demand (Doorman's proportional share): a holder asking for more than its part

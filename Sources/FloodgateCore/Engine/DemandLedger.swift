@@ -26,18 +26,31 @@ package struct DemandLedger: Sendable, Hashable {
     package let limit: Int
     /// The part of the limit handed out as allowances (spent with no command).
     package let allowanceTotal: Int
+    /// Up to this many members, an allowance is at least one permit even where `allowanceTotal / n` rounds to 0
+    /// (see ``allowance(members:)``); 0 for none.
+    package let onePermitEachUpTo: Int
     /// The window in nanoseconds.
     package let window: Int64
     /// The clock-skew bound in nanoseconds (each clock within this of real time).
     package let skew: Int64
 
-    package init(kind: Kind, limit: Int, allowanceTotal: Int, window: Int64, skew: Int64) {
+    package init(kind: Kind, limit: Int, allowanceTotal: Int, onePermitEachUpTo: Int = 0, window: Int64, skew: Int64) {
         precondition(limit >= 0 && allowanceTotal >= 0 && allowanceTotal <= limit && window > 0 && skew >= 0)
+        precondition(onePermitEachUpTo >= 0 && onePermitEachUpTo <= limit)
         self.kind = kind
         self.limit = limit
         self.allowanceTotal = allowanceTotal
+        self.onePermitEachUpTo = onePermitEachUpTo
         self.window = window
         self.skew = skew
+    }
+
+    /// The allowance of a member that counts `n` members: `⌊allowanceTotal / n⌋`, and at least one permit while
+    /// `n ≤ onePermitEachUpTo`, so that a fleet larger than its share of a small limit still decides a key's sparse
+    /// calls with no command (40 instances on a limit of 50 each hold one). It never grows with `n`, which is what
+    /// the script's bound on the allowances that may be spent relies on.
+    package func allowance(members n: Int) -> Int {
+        max(allowanceTotal / max(1, n), n <= onePermitEachUpTo ? 1 : 0)
     }
 
     /// How long a lease asked for at `time` lasts under contention: to the end of the window (fixed; at most a

@@ -378,7 +378,7 @@ package struct GuardEngine: Sendable {
                 if now >= freshUntil {
                     allowance = fallback(plan.limit)
                 } else if view.mayUseShare(window: plan.window, skew: settings.skew, heartbeat: settings.heartbeat, at: now) {
-                    allowance = plan.allowanceTotal / view.count(window: plan.window, skew: settings.skew, at: now)
+                    allowance = plan.allowance(members: view.count(window: plan.window, skew: settings.skew, at: now))
                     scope.recheckAt = min(scope.recheckAt, freshUntil)
                     if now < view.floorUntil + plan.window {
                         scope.recheckAt = min(scope.recheckAt, view.floorUntil + plan.window)

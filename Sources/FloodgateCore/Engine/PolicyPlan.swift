@@ -3,7 +3,8 @@
 /// unused allowances — to the instances that need it.
 ///
 /// `allowanceTotal` is `fleetSize × ⌊limit × shareFraction / fleetSize⌋`; an eligible member's allowance is
-/// `allowanceTotal / n` for the `n` members it counts (see ``MembershipView``). Window policies take capacity beyond
+/// `allowanceTotal / n` for the `n` members it counts (see ``MembershipView``), and for a window policy at least one
+/// permit while `n ≤ ⌊limit × (1 + shareFraction) / 2⌋`. Window policies take capacity beyond
 /// the allowance from a ``DemandLedger`` as leases sized to demand; a concurrency policy's beyond-allowance permits
 /// are leases of a pool of `limit − allowanceTotal` in a sorted set. A token bucket is counted as the rolling window
 /// of `burst` calls per `burst` intervals: at most `burst + τ/interval` calls in any `τ`, never more than the bucket.
@@ -28,6 +29,12 @@ package struct PolicyPlan: Sendable, Hashable {
     /// A concurrency policy's pool of leases beyond the allowances.
     package var poolLimit: Int { limit - allowanceTotal }
 
+    /// The allowance of a member that counts `n` members: the ledger's rule for a window policy
+    /// (``DemandLedger/allowance(members:)``), `⌊allowanceTotal / n⌋` for a concurrency limit, whose pool is sized to it.
+    package func allowance(members n: Int) -> Int {
+        ledger?.allowance(members: n) ?? allowanceTotal / max(1, n)
+    }
+
     package init(_ policy: RateLimitPolicy, fleetSize: Int, shareFraction: Double, skew: Duration) {
         self.policy = policy
         self.skew = skew.nanoseconds
@@ -44,10 +51,13 @@ package struct PolicyPlan: Sendable, Hashable {
         }
         let perInstance = Int((Double(limit) * shareFraction / Double(fleetSize)).rounded(.down))
         allowanceTotal = min(limit, perInstance * fleetSize)
+        // One permit each while that leaves half of what the share fraction keeps back to lease.
+        let onePermitEachUpTo = shareFraction > 0 ? Int((Double(limit) * (1 + shareFraction) / 2).rounded(.down)) : 0
         ledger = kind == .concurrency ? nil : DemandLedger(
             kind: kind == .fixed ? .fixed : .rolling,
             limit: limit,
             allowanceTotal: allowanceTotal,
+            onePermitEachUpTo: min(limit, onePermitEachUpTo),
             window: window,
             skew: skew.nanoseconds
         )
