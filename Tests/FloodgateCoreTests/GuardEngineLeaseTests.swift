@@ -7,11 +7,12 @@ struct GuardEngineLeaseTests {
 
     /// An engine of instance `a` in a fleet of two, with one rolling `limit`-per-minute limit on `api`, that read its
     /// view at `takenAt`; both members joined `joinedAgo` before.
-    static func engine(viewTakenAt takenAt: Int64, joinedAgo: Int64 = 1_000 * second, limit: Int = 10) throws -> GuardEngine {
+    static func engine(viewTakenAt takenAt: Int64, joinedAgo: Int64 = 1_000 * second, limit: Int = 10, seed: UInt64 = 1) throws -> GuardEngine {
         let configuration = FloodgateConfiguration(
             instanceID: "a",
             profiles: ["api": .generic([.rollingWindow(limit: limit, window: .seconds(60))])],
-            fleetSize: 2
+            fleetSize: 2,
+            randomSeed: seed
         )
         var engine = GuardEngine(
             settings: GuardEngine.Settings(
@@ -43,6 +44,23 @@ struct GuardEngineLeaseTests {
             }
         }
         return nil
+    }
+
+    /// An ask short by a few calls in a large fleet gets about twice the cedes it needs, not one from every member
+    /// that could cede: 200 instances (seeds) that each spent nothing of an allowance of 7 hear an ask short by 5
+    /// calls with 40 candidates, and about one in twenty answers.
+    @Test func aCedeAskIsAnsweredByAboutTwiceTheMembersItNeeds() throws {
+        let key = try GuardKey(integration: "api", tenant: "t")
+        let policy = PolicyReference(scope: key, index: 0)
+        var answers = 0
+        for seed in 1...200 {
+            var engine = try Self.engine(viewTakenAt: 1_000 * Self.second, limit: 20, seed: UInt64(seed))
+            if engine.answerToCede(policy, needed: 5, candidates: 40, at: 1_010 * Self.second) == .cede { answers += 1 }
+        }
+        #expect((4...20).contains(answers), "one cede of 7 covers 5 calls; twice that of 40 is a chance of 5%: \(answers) of 200")
+        var everyone = try Self.engine(viewTakenAt: 1_000 * Self.second, limit: 20)
+        #expect(everyone.answerToCede(policy, needed: 5, candidates: 1, at: 1_010 * Self.second) == .cede, "the only one")
+        #expect(everyone.answerToCede(policy, needed: .max, candidates: 1, at: 1_010 * Self.second) == .cede, "an ask without counts")
     }
 
     @Test func aLeaseAskedWithAFreshViewLastsAWindow() throws {

@@ -140,7 +140,8 @@ extension DemandLedger {
         local asked = 0
         local cedeWouldHelp = want > 0 and room < want and implicit > 0
         if cedeWouldHelp and ARGV[17] ~= '' then
-          redis.call('PUBLISH', ARGV[17], ARGV[18])
+          -- The ask says how many calls it is short and how many members may cede, so that about enough answer.
+          redis.call('PUBLISH', ARGV[17], ARGV[18] .. ' ' .. (want - math.max(0, room)) .. ' ' .. spenders .. ' ' .. me)
           asked = 1
         end
         if asked == 1 then

@@ -31,8 +31,7 @@ extension Floodgate {
             var request = found.request
             if !cede, engine.mayAskToCede(policy, at: now) {
                 request.cedeChannel = fleet.eventsChannel
-                request.cedeMessage = FleetEvent.cedeWanted(scope: policy.scope, index: policy.index)
-                    .message(from: configuration.instanceID)
+                request.cedeMessage = FleetEvent.cedeAsk(scope: policy.scope, index: policy.index)
             }
             let key = fleet.schema.key(.rateLimit, for: policy)
             let task = Task {

@@ -327,9 +327,9 @@ public final class Floodgate: Service, Sendable {
 
     /// Applies a fleet event and reports the breaker change it caused, if any.
     func applyFleetEvent(_ event: FleetEvent, at now: Int64) {
-        if case .cedeWanted(let scope, let index) = event {
+        if case .cedeWanted(let scope, let index, let needed, let candidates) = event {
             let policy = PolicyReference(scope: scope, index: index)
-            if let answer = engine.withLock({ $0.answerToCede(policy, at: now) }) {
+            if let answer = engine.withLock({ $0.answerToCede(policy, needed: needed, candidates: candidates, at: now) }) {
                 enqueue(.cede(policy, shrink: answer == .shrink))
             }
             return

@@ -115,7 +115,9 @@ package struct DemandLedger: Sendable, Hashable {
         package var eligibleMembers: [String]
         /// The holder is leaving: it spends nothing after this entry (what it spent is the entry's contribution).
         package var leaving = false
-        /// The channel to ask the fleet to cede on (nil: never ask), and the message.
+        /// The channel to ask the fleet to cede on (nil: never ask), and the ask's first words
+        /// (``FleetEvent/cedeAsk(scope:index:)``; the script adds how short it is, the members that may cede and the
+        /// holder).
         package var cedeChannel: String?
         package var cedeMessage: String
 

@@ -9,9 +9,10 @@ package enum FleetEvent: Sendable, Hashable {
     case breakerForced(integration: String, open: Bool?)
     /// A provider throttled a tenant connection until a time.
     case backoff(integration: String, tenant: String, until: Int64)
-    /// An instance found a policy's ledger short while allowances may lie unused: instances that do not need theirs
-    /// should cede them (published by the lease script; never kept in the state hash).
-    case cedeWanted(scope: GuardKey, index: Int)
+    /// An instance found a policy's ledger short by `needed` calls while allowances of up to `candidates` members may
+    /// lie unused: enough of those that do not need theirs should cede them (published by the lease script, which
+    /// adds the two counts; never kept in the state hash).
+    case cedeWanted(scope: GuardKey, index: Int, needed: Int, candidates: Int)
 
     /// The message text: space-separated words, the sender's instance id last.
     package func message(from origin: String) -> String {
@@ -21,9 +22,14 @@ package enum FleetEvent: Sendable, Hashable {
         case .breakerForced(let integration, let open):
             return "force \(integration) \(open.map { $0 ? "open" : "closed" } ?? "release") \(origin)"
         case .backoff(let integration, let tenant, let until): return "backoff \(integration) \(tenant) \(until) \(origin)"
-        case .cedeWanted(let scope, let index):
-            return "cede \(scope.integration) \(scope.tenant) \(scope.operation ?? "-") \(index) \(origin)"
+        case .cedeWanted(let scope, let index, let needed, let candidates):
+            return "\(Self.cedeAsk(scope: scope, index: index)) \(needed) \(candidates) \(origin)"
         }
+    }
+
+    /// The words of a cede ask before the counts the lease script adds (then the asker's id).
+    package static func cedeAsk(scope: GuardKey, index: Int) -> String {
+        "cede \(scope.integration) \(scope.tenant) \(scope.operation ?? "-") \(index)"
     }
 
     /// Parses a message; nil for anything malformed (names are validated, so they contain no spaces).
@@ -47,11 +53,17 @@ package enum FleetEvent: Sendable, Hashable {
         case ("backoff", 5):
             guard let until = Int64(words[3]) else { return nil }
             return (.backoff(integration: words[1], tenant: words[2], until: until), words[4])
+        case ("cede", 8):
+            guard let index = Int(words[4]), index >= 0, let needed = Int(words[5]), let candidates = Int(words[6]),
+                let scope = try? GuardKey(integration: words[1], tenant: words[2], operation: words[3] == "-" ? nil : words[3])
+            else { return nil }
+            return (.cedeWanted(scope: scope, index: index, needed: needed, candidates: candidates), words[7])
         case ("cede", 6):
+            // From an instance of the previous version: every instance that can cede answers.
             guard let index = Int(words[4]), index >= 0,
                 let scope = try? GuardKey(integration: words[1], tenant: words[2], operation: words[3] == "-" ? nil : words[3])
             else { return nil }
-            return (.cedeWanted(scope: scope, index: index), words[5])
+            return (.cedeWanted(scope: scope, index: index, needed: .max, candidates: 1), words[5])
         default:
             return nil
         }

@@ -628,6 +628,19 @@ package struct GuardEngine: Sendable {
     /// taken without contention or spanning further windows, larger than that). Makes the scope when it is new here.
     package enum CedeAnswer { case cede, shrink }
 
+    /// The answer to an ask short by `needed` calls with `candidates` members that may cede. An instance that can
+    /// cede does so with the chance that makes about twice the cedes the ask needs: in a fleet of forty, a sticky
+    /// tenant's instance short by a few calls gets a few cedes (four commands each), not thirty-nine.
+    package mutating func answerToCede(_ policy: PolicyReference, needed: Int, candidates: Int, at now: Int64) -> CedeAnswer? {
+        guard let answer = answerToCede(policy, at: now) else { return nil }
+        guard answer == .cede, candidates > 1, needed < .max / 2,
+            let allowance = scopes[policy.scope]?.guards[policy.index].allowance, allowance > 0
+        else { return answer }
+        let cedesNeeded = (max(1, needed) + allowance - 1) / allowance
+        let chance = Double(2 * cedesNeeded) / Double(candidates)
+        return chance >= 1 || Double.random(in: 0..<1, using: &generator) < chance ? .cede : nil
+    }
+
     package mutating func answerToCede(_ policy: PolicyReference, at now: Int64) -> CedeAnswer? {
         let (key, index) = (policy.scope, policy.index)
         guard !settings.localOnly, healthy, !switchedOff else { return nil }
@@ -651,7 +664,7 @@ package struct GuardEngine: Sendable {
             return held.calls > needed ? .shrink : nil
         }
         guard guardState.allowance > 0 else { return nil }
-        return used < guardState.allowance / 2 ? .cede : nil
+        return 2 * used < guardState.allowance ? .cede : nil  // an allowance of one permit not yet spent cedes too
     }
 
     /// Installs a membership view.
