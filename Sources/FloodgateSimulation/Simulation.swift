@@ -248,12 +248,25 @@ public enum Simulation {
             var nextChange = changes.startIndex
             /// Slots whose instance has left or crashed and is not replaced yet: their calls go to the next live one.
             var down: Set<Int> = []
+            /// Moves the replay's clock to `time`; the timer loops that came due (heartbeats, breaker ticks, the
+            /// budget's flush) finish their turn, and the Redis work it left, before the replay goes on: which of them
+            /// runs first must not depend on the machine's speed.
+            func advanceClock(to time: Int64) async {
+                let sleepsBefore = clock.sleepsBegun
+                let woken = clock.advance(to: WallInstant(nanosecondsSince1970: origin + time))
+                await Task.yield()
+                guard woken > 0 else { return }
+                let live = instances.indices.filter { !down.contains($0) }.map { instances[$0] }
+                await Self.waitInRealTime(upTo: .seconds(2)) {
+                    clock.sleepsBegun >= sleepsBefore + woken && !live.contains { $0.hasWorkInFlight }
+                }
+            }
             /// Applies the fleet changes due by `time`, each at its own moment of the replay's clock.
             func applyChanges(until time: Int64) async throws {
                 while nextChange < changes.endIndex, changes[nextChange].time <= time {
                     let change = changes[nextChange]
                     nextChange += 1
-                    clock.advance(to: WallInstant(nanosecondsSince1970: origin + change.time))
+                    await advanceClock(to: change.time)
                     switch change.kind {
                     case .leave:
                         await instances[change.slot].stop(gracefully: true)
@@ -285,8 +298,7 @@ public enum Simulation {
             for (index, call) in schedule.calls.enumerated() {
                 try await sampleMinutes(until: Int(call.time / 60_000_000_000))
                 try await applyChanges(until: call.time)
-                clock.advance(to: WallInstant(nanosecondsSince1970: origin + call.time))
-                await Task.yield()
+                await advanceClock(to: call.time)
                 let now = origin + call.time
                 // A load balancer sends a call for a slot that is down to the next live instance.
                 guard let slot = (0..<instances.count).lazy.map({ (call.instance + $0) % instances.count }).first(where: { !down.contains($0) })

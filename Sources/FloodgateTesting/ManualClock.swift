@@ -16,6 +16,7 @@ public final class ManualClock: Clock, Sendable {
         var now: WallInstant
         var sleepers: [Int: Sleeper] = [:]
         var nextID = 0
+        var sleepsBegun = 0
     }
 
     private let state: Mutex<State>
@@ -32,14 +33,21 @@ public final class ManualClock: Clock, Sendable {
     /// How many tasks are sleeping on the clock (tests use it to know a sleeper has arrived).
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
-    /// Moves the clock forward and wakes every sleeper whose deadline has come.
-    public func advance(by duration: Duration) {
+    /// How many sleeps have begun since the clock was made: a timer loop that ``advance(to:)`` woke has done its
+    /// work once this has grown by one for it (it sleeps again).
+    public var sleepsBegun: Int { state.withLock { $0.sleepsBegun } }
+
+    /// Moves the clock forward and wakes every sleeper whose deadline has come; returns how many it woke.
+    @discardableResult
+    public func advance(by duration: Duration) -> Int {
         precondition(duration >= .zero, "a manual clock only moves forward")
-        advance(to: now.advanced(by: duration))
+        return advance(to: now.advanced(by: duration))
     }
 
-    /// Moves the clock forward to `instant` (never backwards) and wakes every sleeper whose deadline has come.
-    public func advance(to instant: WallInstant) {
+    /// Moves the clock forward to `instant` (never backwards) and wakes every sleeper whose deadline has come;
+    /// returns how many it woke.
+    @discardableResult
+    public func advance(to instant: WallInstant) -> Int {
         let woken = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
             state.now = max(state.now, instant)
             let due = state.sleepers.filter { $0.value.deadline <= state.now }
@@ -47,11 +55,13 @@ public final class ManualClock: Clock, Sendable {
             return due.values.sorted { $0.deadline < $1.deadline }.map(\.continuation)
         }
         for continuation in woken { continuation.resume() }
+        return woken.count
     }
 
     public func sleep(until deadline: WallInstant, tolerance: Duration? = nil) async throws {
         let id = state.withLock { state -> Int in
             defer { state.nextID += 1 }
+            state.sleepsBegun += 1
             return state.nextID
         }
         try await withTaskCancellationHandler {

@@ -18,14 +18,17 @@ struct ClockTests {
         let early = Task { try await clock.sleep(until: start.advanced(by: .seconds(1))) }
         let late = Task { try await clock.sleep(until: start.advanced(by: .seconds(5))) }
         try await eventually("both tasks sleep on the clock") { clock.sleeperCount == 2 }
-        clock.advance(by: .seconds(2))
+        #expect(clock.sleepsBegun == 2)
+        #expect(clock.advance(by: .seconds(2)) == 1, "it says how many sleepers it woke")
         try await early.value
         #expect(clock.sleeperCount == 1, "the later sleeper still waits")
-        clock.advance(to: start.advanced(by: .seconds(5)))
+        #expect(clock.advance(to: start.advanced(by: .seconds(5))) == 1)
         try await late.value
         #expect(clock.now == start.advanced(by: .seconds(5)))
-        // A deadline already past returns at once.
+        #expect(clock.advance(by: .seconds(1)) == 0)
+        // A deadline already past returns at once, and counts as a sleep begun (a loop that went round once more).
         try await clock.sleep(until: start)
+        #expect(clock.sleepsBegun == 3)
     }
 
     @Test func cancellingASleeperEndsItsSleep() async throws {
