@@ -220,8 +220,13 @@ public enum Simulation {
             await Self.waitInRealTime(upTo: .seconds(10)) { clients.allSatisfy { $0.0.isConnected } }
             try await observer.sendToEveryPrimary(RedisCommand("FLUSHALL"))
             try await observer.sendToEveryPrimary(RedisCommand("CONFIG RESETSTAT"))
-            var instances = try clients.indices.map { try makeInstance($0, client: clients[$0]) }
-            await Self.waitInRealTime(upTo: .seconds(10)) { instances.allSatisfy(\.isReady) }
+            // One at a time, so that which members each first view holds does not depend on the machine's speed.
+            var instances: [any ReplayedInstance] = []
+            for slot in clients.indices {
+                let instance = try makeInstance(slot, client: clients[slot])
+                instances.append(instance)
+                await Self.waitInRealTime(upTo: .seconds(10)) { instance.isReady }
+            }
             var everyInstance = instances
             var log = Log(faults: FaultWatch(workload: workload))
             log.outcomes.reserveCapacity(schedule.calls.count)
