@@ -53,17 +53,14 @@ package enum FleetEvent: Sendable, Hashable {
         case ("backoff", 5):
             guard let until = Int64(words[3]) else { return nil }
             return (.backoff(integration: words[1], tenant: words[2], until: until), words[4])
-        case ("cede", 8):
-            guard let index = Int(words[4]), index >= 0, let needed = Int(words[5]), let candidates = Int(words[6]),
-                let scope = try? GuardKey(integration: words[1], tenant: words[2], operation: words[3] == "-" ? nil : words[3])
-            else { return nil }
-            return (.cedeWanted(scope: scope, index: index, needed: needed, candidates: candidates), words[7])
-        case ("cede", 6):
-            // From an instance of the previous version: every instance that can cede answers.
+        case ("cede", 8), ("cede", 6):
+            // Six words: from an instance of the previous version, without counts; every instance that can cede answers.
+            let counted = words.count == 8
             guard let index = Int(words[4]), index >= 0,
+                let needed = counted ? Int(words[5]) : .max, let candidates = counted ? Int(words[6]) : 1,
                 let scope = try? GuardKey(integration: words[1], tenant: words[2], operation: words[3] == "-" ? nil : words[3])
             else { return nil }
-            return (.cedeWanted(scope: scope, index: index, needed: .max, candidates: 1), words[5])
+            return (.cedeWanted(scope: scope, index: index, needed: needed, candidates: candidates), words[words.count - 1])
         default:
             return nil
         }

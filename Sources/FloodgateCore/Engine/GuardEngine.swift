@@ -641,7 +641,7 @@ package struct GuardEngine: Sendable {
         return chance >= 1 || Double.random(in: 0..<1, using: &generator) < chance ? .cede : nil
     }
 
-    package mutating func answerToCede(_ policy: PolicyReference, at now: Int64) -> CedeAnswer? {
+    private mutating func answerToCede(_ policy: PolicyReference, at now: Int64) -> CedeAnswer? {
         let (key, index) = (policy.scope, policy.index)
         guard !settings.localOnly, healthy, !switchedOff else { return nil }
         if key.operation != nil, scopes[key.connection] == nil { scopes[key.connection] = makeScope(key.connection, at: now) }
